@@ -2,7 +2,6 @@ package decomp
 
 import (
 	"cmp"
-	"math"
 	"slices"
 )
 
@@ -359,4 +358,3 @@ func imbalance(loads []float64) float64 {
 	return worst / mean
 }
 
-var _ = math.Inf
