@@ -357,4 +357,3 @@ func imbalance(loads []float64) float64 {
 	}
 	return worst / mean
 }
-
