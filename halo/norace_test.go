@@ -1,0 +1,5 @@
+//go:build !race
+
+package halo_test
+
+const raceEnabled = false
