@@ -130,9 +130,14 @@ func (p *planner) cost(d [3]float64, full [3]bool, r int) float64 {
 	if r <= 1 {
 		return 0
 	}
+	// The memo is keyed by extents rounded to 1/1024 of a cell, and the cost
+	// is computed from the rounded extents, so an entry is a function of its
+	// key alone: the order in which subtrees (built concurrently) fill the
+	// memo cannot change a decision.
 	key := planKey{full: full, r: r}
 	for a := range 3 {
 		key.d[a] = int64(math.Round(d[a] * 1024))
+		d[a] = float64(key.d[a]) / 1024
 	}
 	if c, ok := p.memo[key]; ok {
 		return c
@@ -280,6 +285,14 @@ func (ms *multisection) build(bricks []uint64, bb Box, full [3]bool, r int, entr
 	cuts, dones := ms.cut(bricks, opt.parts, next, done)
 	cf := full
 	cf[a] = false
+	// Each child enters where the previous one's bricks end. Read them all
+	// before any child is handed to a goroutine that reorders its bricks.
+	entries := make([][3]float64, len(opt.parts))
+	entries[0] = entry
+	for i := 1; i < len(opt.parts); i++ {
+		x, y, z := unpack(bricks[cuts[i]-1])
+		entries[i] = [3]float64{float64(x), float64(y), float64(z)}
+	}
 	for i, n := range opt.parts {
 		child := bricks[cuts[i]:cuts[i+1]]
 		// The child spans the planes of its first and last brick along a;
@@ -287,11 +300,7 @@ func (ms *multisection) build(bricks []uint64, bb Box, full [3]bool, r int, entr
 		cb := bb
 		lo, hi := coord(child[0], a), coord(child[len(child)-1], a)
 		cb.Lo[a], cb.Hi[a] = min(lo, hi), max(lo, hi)+1
-		e := entry
-		if i > 0 { // enter where the previous sibling's bricks end
-			x, y, z := unpack(bricks[cuts[i]-1])
-			e = [3]float64{float64(x), float64(y), float64(z)}
-		}
+		e := entries[i]
 		first, before := next, dones[i]
 		next += int32(n)
 		if len(child) >= parallelBricks {

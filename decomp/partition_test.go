@@ -311,6 +311,18 @@ func TestDeterministic(t *testing.T) {
 			t.Errorf("%s: two runs differ", m)
 		}
 	}
+	// Large enough that subtrees are built by several goroutines.
+	big := Grid{Dims: [3]int{96, 80, 72}}
+	if big.Cells() < 4*parallelBricks {
+		t.Fatal("grid too small to exercise the concurrent build")
+	}
+	first, _ := Decompose(big, 1000, Options{})
+	for range 4 {
+		again, _ := Decompose(big, 1000, Options{})
+		if !slices.EqualFunc(first.Boxes, again.Boxes, slices.Equal) {
+			t.Fatal("hilbert: runs on a large grid differ")
+		}
+	}
 }
 
 func TestOwnerMatchesBoxes(t *testing.T) {

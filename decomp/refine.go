@@ -328,12 +328,6 @@ func (m *brickMap) repair(ranks int) int {
 		if len(target) == 0 {
 			return moved
 		}
-		pieceWeight := map[int32]float64{}
-		for i, c := range comp {
-			if _, ok := target[c]; ok {
-				pieceWeight[c] += float64(m.w[i])
-			}
-		}
 		for i, c := range comp {
 			if r, ok := target[c]; ok {
 				m.owner[i] = r
