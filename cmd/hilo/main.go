@@ -24,6 +24,8 @@ type subcommand struct {
 func subcommands() []subcommand {
 	return []subcommand{
 		{"decomp", "decompose a grid across ranks; report, compare or draw it", cmdDecomp},
+		{"run", "start N ranks of a program on this machine", cmdRun},
+		{"bench", "measure: pingpong (latency, bandwidth) or halo (exchange time) in spawned ranks", cmdBench},
 	}
 }
 

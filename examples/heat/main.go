@@ -1,6 +1,8 @@
 // Command heat diffuses heat in a cube by explicit Jacobi steps, each rank
 // updating its part and exchanging ghost layers with a halo plan: start the
 // exchange, update the cells that read no ghost, wait, update the rest.
+// Started bare with -n N it runs itself as N processes; under hilo run,
+// srun or mpirun it is one rank of theirs.
 //
 //	go run ./examples/heat -n 4 -size 64 -steps 100
 package main
@@ -9,44 +11,26 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
-	"sync"
 
 	"github.com/hilo-hpc/hilo/decomp"
 	"github.com/hilo-hpc/hilo/halo"
 	"github.com/hilo-hpc/hilo/transport"
-	"github.com/hilo-hpc/hilo/transport/inproc"
+	"github.com/hilo-hpc/hilo/transport/launch"
 )
 
 func main() {
-	n := flag.Int("n", 4, "number of ranks")
 	size := flag.Int("size", 64, "cells per axis")
 	steps := flag.Int("steps", 100, "time steps")
 	method := flag.String("method", decomp.MethodHilbert, "decomposition method")
-	flag.Parse()
-	comms, err := ranks(*n)
-	if err != nil {
-		log.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for _, c := range comms {
-		wg.Go(func() {
-			defer c.Close()
-			heat, err := run(context.Background(), c, *size, *steps, *method)
-			if err != nil {
-				log.Fatalf("rank %d: %v", c.Rank(), err)
-			}
-			if c.Rank() == 0 {
-				fmt.Printf("%d ranks, %d^3 cells, %d steps: total heat %.9f\n", c.Size(), *size, *steps, heat)
-			}
-		})
-	}
-	wg.Wait()
+	launch.Main(func(ctx context.Context, c *transport.Comm) error {
+		flag.Parse()
+		heat, err := run(ctx, c, *size, *steps, *method)
+		if err == nil && c.Rank() == 0 {
+			fmt.Printf("%d ranks, %d^3 cells, %d steps: total heat %.9f\n", c.Size(), *size, *steps, heat)
+		}
+		return err
+	})
 }
-
-// ranks returns the Comms of the ranks this process runs: n goroutines
-// joined in memory. With a launcher it would return this process's rank.
-func ranks(n int) ([]*transport.Comm, error) { return inproc.New(n) }
 
 // run does steps steps on this rank and returns the total heat of all ranks.
 func run(ctx context.Context, c *transport.Comm, size, steps int, method string) (float64, error) {
