@@ -1,5 +1,7 @@
 package decomp
 
+import "slices"
+
 // A brickMap is the working representation of a partition in progress: the
 // grid coarsened into cubic bricks of b cells per side (b = 1 for all but
 // very large grids), each brick owned by one rank. Partitioners that are not
@@ -8,8 +10,34 @@ type brickMap struct {
 	dims  [3]int // grid cells per axis
 	b     int    // brick edge in cells
 	nb    [3]int // bricks per axis
-	w     []float32
+	w     []float32 // weight per brick; nil when every brick weighs unit
+	unit  float64
 	owner []int32
+}
+
+// weight is the weight of brick i.
+func (m *brickMap) weight(i int) float64 {
+	if m.w == nil {
+		return m.unit
+	}
+	return float64(m.w[i])
+}
+
+// total is the weight of all bricks.
+func (m *brickMap) total() float64 {
+	if m.w == nil {
+		return m.unit * float64(len(m.owner))
+	}
+	t := 0.0
+	for _, w := range m.w {
+		t += float64(w)
+	}
+	return t
+}
+
+// uniform reports whether every brick weighs the same.
+func (m *brickMap) uniform() bool {
+	return m.w == nil || slices.Min(m.w) == slices.Max(m.w)
 }
 
 // Brick sizing: the map holds at most maxBricks bricks (so 1024^3 grids cost
@@ -39,8 +67,12 @@ func newBrickMap(g Grid, f *weightField, ranks int) *brickMap {
 		m.nb[a] = (g.Dims[a] + b - 1) / b
 	}
 	n := m.nb[0] * m.nb[1] * m.nb[2]
-	m.w = make([]float32, n)
 	m.owner = make([]int32, n)
+	if f.sat == nil && g.Dims[0]%b == 0 && g.Dims[1]%b == 0 && g.Dims[2]%b == 0 {
+		m.unit = float64(b * b * b) // uniform cost, whole bricks: no array needed
+		return m
+	}
+	m.w = make([]float32, n)
 	if f.sat == nil { // uniform: a brick weighs its cells
 		i := 0
 		for z := range m.nb[2] {
@@ -105,15 +137,11 @@ func (m *brickMap) fill(bb Box, r int32) {
 // runs of equal weight to ranks 0, 1, ..., ranks-1; every rank gets at least
 // one brick (there are at least as many bricks as ranks).
 func (m *brickMap) cutOrder(ranks int, walk func(visit func(i int))) {
-	total := 0.0
-	for _, w := range m.w {
-		total += float64(w)
-	}
-	mean := total / float64(ranks)
+	mean := m.total() / float64(ranks)
 	left := m.len()
 	r, have, cum := 0, 0, 0.0
 	walk(func(i int) {
-		w := float64(m.w[i])
+		w := m.weight(i)
 		if r < ranks-1 && have > 0 && (cum+w/2 > float64(r+1)*mean || left == ranks-1-r) {
 			r++
 			have = 0
@@ -184,7 +212,7 @@ func (m *brickMap) boxes(ranks int) [][]Box {
 func (m *brickMap) loads(ranks int) []float64 {
 	l := make([]float64, ranks)
 	for i, r := range m.owner {
-		l[r] += float64(m.w[i])
+		l[r] += m.weight(i)
 	}
 	return l
 }

@@ -255,7 +255,7 @@ func (ms *multisection) weight(p uint64) float64 {
 		return 1
 	}
 	x, y, z := unpack(p)
-	return float64(ms.m.w[ms.m.index(x, y, z)])
+	return ms.m.weight(ms.m.index(x, y, z))
 }
 
 // build places ranks next, next+1, ... (r of them) on the bricks, which it

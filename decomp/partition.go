@@ -102,14 +102,11 @@ const balanceTol = 0.004
 // realised on a brick map, balanced by diffusion and made connected.
 func hilbertParts(g Grid, f *weightField, ranks, perNode int) ([][]Box, string) {
 	bm := newBrickMap(g, f, ranks)
-	total := 0.0
-	for _, w := range bm.w {
-		total += float64(w)
-	}
+	total := bm.total()
 	ms := &multisection{m: bm, plan: newPlanner(g.Periodic, perNode), mean: total / float64(ranks)}
 	// With no weight anywhere, or every brick weighing the same, the cuts
 	// count bricks (cheaper than looking weights up).
-	if total == 0 || slices.Min(bm.w) == slices.Max(bm.w) {
+	if total == 0 || bm.uniform() {
 		ms.count = true
 		ms.mean = float64(bm.len()) / float64(ranks)
 	}

@@ -222,7 +222,7 @@ func (m *brickMap) realise(flows []flow, mean, tol float64) {
 			slices.SortStableFunc(sc, func(a, b scored) int { return cmp.Compare(b.g, a.g) })
 			var next []int32
 			for _, s := range sc {
-				w := float64(m.w[s.i])
+				w := m.weight(int(s.i))
 				if need-w/2 < 0 || count[f.from] <= 1 {
 					break
 				}
