@@ -7,9 +7,9 @@ import "slices"
 // very large grids), each brick owned by one rank. Partitioners that are not
 // plain Cartesian cuts fill it, refine it, and turn it into boxes at the end.
 type brickMap struct {
-	dims  [3]int // grid cells per axis
-	b     int    // brick edge in cells
-	nb    [3]int // bricks per axis
+	dims  [3]int    // grid cells per axis
+	b     int       // brick edge in cells
+	nb    [3]int    // bricks per axis
 	w     []float32 // weight per brick; nil when every brick weighs unit
 	unit  float64
 	owner []int32
