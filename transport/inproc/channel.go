@@ -116,10 +116,15 @@ func (e *recvEnd) Acquire() ([]byte, bool, error) {
 	r := e.ring
 	tail := r.tail.Load()
 	if r.head.Load() == tail {
-		if r.closed.Load() {
+		if !r.closed.Load() {
+			return nil, false, nil
+		}
+		// The sender commits, then closes. Seeing the close after an old
+		// head does not mean nothing was committed: read head again, and
+		// deliver a slot committed before the close.
+		if r.head.Load() == tail {
 			return nil, false, transport.ErrClosed
 		}
-		return nil, false, nil
 	}
 	i := tail % uint64(len(r.slots))
 	n := r.lens[i]
