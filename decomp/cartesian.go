@@ -62,18 +62,7 @@ func axisCuts(f *weightField, a int, n, p int) []int {
 	for i := 1; i < p; i++ {
 		target := total * float64(i) / float64(p)
 		lo, hi := cuts[i-1]+1, n-(p-i)
-		s0, s1 := lo, hi
-		for s0 < s1 {
-			mid := (s0 + s1) / 2
-			if slab(mid) >= target {
-				s1 = mid
-			} else {
-				s0 = mid + 1
-			}
-		}
-		if s0 > lo && math.Abs(slab(s0-1)-target) <= math.Abs(slab(s0)-target) {
-			s0--
-		}
+		s0 := nearestCut(lo, hi, target, slab)
 		if total == 0 { // no weight anywhere: equal thickness
 			s0 = max(lo, min(hi, n*i/p))
 		}
@@ -139,19 +128,7 @@ func rcb(g Grid, f *weightField, ranks int) [][]Box {
 		}
 		total := f.sum(b)
 		target := total * float64(r1) / float64(r)
-		left := func(s int) Box { c := b; c.Hi[a] = s; return c }
-		s0, s1 := lo, hi
-		for s0 < s1 {
-			mid := (s0 + s1) / 2
-			if f.sum(left(mid)) >= target {
-				s1 = mid
-			} else {
-				s0 = mid + 1
-			}
-		}
-		if s0 > lo && math.Abs(f.sum(left(s0-1))-target) <= math.Abs(f.sum(left(s0))-target) {
-			s0--
-		}
+		s0 := nearestCut(lo, hi, target, func(s int) float64 { c := b; c.Hi[a] = s; return f.sum(c) })
 		if total == 0 {
 			s0 = max(lo, min(hi, b.Lo[a]+ext*r1/r))
 		}
@@ -162,4 +139,22 @@ func rcb(g Grid, f *weightField, ranks int) [][]Box {
 	}
 	rec(g.Box(), ranks, 0)
 	return boxes
+}
+
+// nearestCut returns the s in [lo, hi] whose weight(s), non-decreasing in s,
+// is nearest to target (the lower one on a tie), by binary search.
+func nearestCut(lo, hi int, target float64, weight func(int) float64) int {
+	s0, s1 := lo, hi
+	for s0 < s1 {
+		mid := (s0 + s1) / 2
+		if weight(mid) >= target {
+			s1 = mid
+		} else {
+			s0 = mid + 1
+		}
+	}
+	if s0 > lo && math.Abs(weight(s0-1)-target) <= math.Abs(weight(s0)-target) {
+		s0--
+	}
+	return s0
 }

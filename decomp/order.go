@@ -49,19 +49,7 @@ func slabs(g Grid, f *weightField, ranks int) [][]Box {
 		if f.sat == nil || total == 0 {
 			s = int(math.Round(float64(n) * float64(r) / float64(ranks)))
 		} else {
-			s0, s1 := lo, hi
-			for s0 < s1 {
-				mid := (s0 + s1) / 2
-				if prefix(mid) >= target {
-					s1 = mid
-				} else {
-					s0 = mid + 1
-				}
-			}
-			s = s0
-			if s > lo && math.Abs(prefix(s-1)-target) <= math.Abs(prefix(s)-target) {
-				s--
-			}
+			s = nearestCut(lo, hi, target, prefix)
 		}
 		cuts[r] = max(lo, min(hi, s))
 	}
