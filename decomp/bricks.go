@@ -121,18 +121,6 @@ func (m *brickMap) cellBox(bb Box) Box {
 	return c
 }
 
-// fill gives every brick of the brick box bb to rank r.
-func (m *brickMap) fill(bb Box, r int32) {
-	for z := bb.Lo[2]; z < bb.Hi[2]; z++ {
-		for y := bb.Lo[1]; y < bb.Hi[1]; y++ {
-			row := m.index(0, y, z)
-			for x := bb.Lo[0]; x < bb.Hi[0]; x++ {
-				m.owner[row+x] = r
-			}
-		}
-	}
-}
-
 // cutOrder walks the bricks in the order given by walk and gives consecutive
 // runs of equal weight to ranks 0, 1, ..., ranks-1; every rank gets at least
 // one brick (there are at least as many bricks as ranks).
