@@ -26,6 +26,7 @@ func subcommands() []subcommand {
 		{"decomp", "decompose a grid across ranks; report, compare or draw it", cmdDecomp},
 		{"run", "start N ranks of a program on this machine", cmdRun},
 		{"bench", "measure: pingpong (latency, bandwidth) or halo (exchange time) in spawned ranks", cmdBench},
+		{"fdtd", "3D Yee FDTD: bench/fdtd's reference problem in spawned ranks (energy, Mcells/s)", cmdFDTD},
 	}
 }
 

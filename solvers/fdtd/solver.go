@@ -1,0 +1,417 @@
+package fdtd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/hilo-hpc/hilo/decomp"
+	"github.com/hilo-hpc/hilo/halo"
+	"github.com/hilo-hpc/hilo/transport"
+)
+
+var (
+	// ErrCourant is wrapped when the Courant number S = cΔt/Δx is at or above
+	// the stability limit of the grid.
+	ErrCourant = errors.New("fdtd: Courant number above the stability limit")
+	// ErrInvalid is wrapped by errors about other options: grid sizes,
+	// sources, a decomposition that does not fit the grid or the Comm.
+	ErrInvalid = errors.New("fdtd: invalid option")
+)
+
+// A Component is one of the six field components.
+type Component int
+
+// The components, in storage order.
+const (
+	Ex Component = iota
+	Ey
+	Ez
+	Hx
+	Hy
+	Hz
+)
+
+var componentNames = [6]string{"Ex", "Ey", "Ez", "Hx", "Hy", "Hz"}
+
+func (c Component) String() string {
+	if c < 0 || c > Hz {
+		return fmt.Sprintf("Component(%d)", int(c))
+	}
+	return componentNames[c]
+}
+
+// A Source adds Waveform(n) to one component at grid index At after the E
+// update of step n (a soft source). Waveform must not allocate.
+type Source struct {
+	Component Component
+	At        [3]int
+	Waveform  func(n int) float64
+}
+
+// Gaussian is the reference problem's waveform exp(-((n-30)/10)^2).
+func Gaussian(n int) float64 {
+	t := (float64(n) - 30.0) / 10.0
+	return math.Exp(-(t * t))
+}
+
+// RefSources is the reference problem's source on a grid of dims cells: the
+// Gaussian added to Ez at (NX/2, NY/2, NZ/2).
+func RefSources(dims [3]int) []Source {
+	return []Source{{Component: Ez, At: [3]int{dims[0] / 2, dims[1] / 2, dims[2] / 2}, Waveform: Gaussian}}
+}
+
+// SkewSources is the reference problem's skew variant: the Gaussian added to
+// Ex, Ey and Ez at (NX/4, NY/3, NZ/2-1), which excites all six components.
+func SkewSources(dims [3]int) []Source {
+	at := [3]int{dims[0] / 4, dims[1] / 3, dims[2]/2 - 1}
+	return []Source{
+		{Component: Ex, At: at, Waveform: Gaussian},
+		{Component: Ey, At: at, Waveform: Gaussian},
+		{Component: Ez, At: at, Waveform: Gaussian},
+	}
+}
+
+// Options configure a Solver.
+type Options struct {
+	// Dims is the number of cells per axis; if zero, N cells per side.
+	Dims [3]int
+	N    int
+	// Courant is S = cΔt/Δx (unit cells, c = 1, so Δt = S); 0 means 0.5.
+	// It must lie below CourantLimit(Dims).
+	Courant float64
+	// Method is the decomposition method (decomp.Methods(); "" the default),
+	// used unless Decomposition is given.
+	Method string
+	// Decomposition, if set, is used as it is: its grid must be Dims cells,
+	// not periodic, with one part per rank of the Comm.
+	Decomposition *decomp.Decomposition
+	// Pad is the row padding in elements (halo.Pad); 0 means 8, 1 none.
+	Pad int
+	// Sources are added after each E update.
+	Sources []Source
+}
+
+// CourantLimit is the largest stable Courant number for a PEC box of dims
+// cells: the fastest mode the box holds has k_a = (N_a-1)π/N_a, so the limit
+// is 1/sqrt(Σ cos²(π/2N_a)), slightly above 1/√3 (the k = π mode is absent).
+func CourantLimit(dims [3]int) float64 {
+	s := 0.0
+	for _, n := range dims {
+		c := math.Cos(math.Pi / (2 * float64(n)))
+		s += c * c
+	}
+	return 1 / math.Sqrt(s)
+}
+
+// Halo specs: the H update reads E at +1 (forward differences), the tangential
+// components only; the E update reads H at -1 (backward differences).
+var specs = [6]decomp.HaloSpec{
+	Ex: oneSided(1, 2, 1), Ey: oneSided(0, 2, 1), Ez: oneSided(0, 1, 1),
+	Hx: oneSided(1, 2, 0), Hy: oneSided(0, 2, 0), Hz: oneSided(0, 1, 0),
+}
+
+// oneSided is a faces halo of width 1 along axes a and b on side side (0 below, 1 above).
+func oneSided(a, b, side int) decomp.HaloSpec {
+	var h decomp.HaloSpec
+	h.Width[a][side] = 1
+	h.Width[b][side] = 1
+	h.Stencil = decomp.Faces
+	return h
+}
+
+// Float is the element type of a Solver's fields.
+type Float interface{ float32 | float64 }
+
+// A Solver advances the fields of one rank. Its methods are collective where
+// they say so: every rank calls them in the same order.
+type Solver[T Float] struct {
+	comm    *transport.Comm
+	d       *decomp.Decomposition
+	dims    [3]int
+	dt      T
+	f       [6]*halo.Field[T]
+	rowE    func(dt T, e, a, am, b, bm []T) // e += dt*((a - am) - (b - bm))
+	rowH    func(dt T, h, ap, a, bp, b []T) // h -= dt*((ap - a) - (bp - b))
+	ePlan   *halo.Plan                      // exchanges E (before the H update)
+	hPlan   *halo.Plan                      // exchanges H (before the E update)
+	sources []localSource
+	steps   int
+	// Per block: the parts updated while the exchange is in flight (inner)
+	// and after it (rest).
+	hInner, hRest [][]decomp.Box
+	eInner, eRest [][]decomp.Box
+}
+
+type localSource struct {
+	c     Component
+	block int
+	index int
+	wave  func(int) float64
+}
+
+// New builds the solver of rank comm.Rank() with fields of type T (float64
+// reproduces bench/fdtd; float32 halves memory and halo traffic). It is
+// collective: every rank calls it with the same options.
+func New[T Float](ctx context.Context, comm *transport.Comm, opt Options) (*Solver[T], error) {
+	dims := opt.Dims
+	if dims == ([3]int{}) {
+		dims = [3]int{opt.N, opt.N, opt.N}
+	}
+	for a, n := range dims {
+		if n < 2 {
+			return nil, fmt.Errorf("%w: %d cells along axis %d (want at least 2)", ErrInvalid, n, a)
+		}
+	}
+	dt := opt.Courant
+	if dt == 0 {
+		dt = 0.5
+	}
+	if lim := CourantLimit(dims); !(dt > 0 && dt < lim && T(dt) < T(lim)) {
+		return nil, fmt.Errorf("%w: S = %g, want 0 < S < %.9g for a %dx%dx%d PEC box", ErrCourant, dt, lim, dims[0], dims[1], dims[2])
+	}
+	s := &Solver[T]{comm: comm, dims: dims, dt: T(dt)}
+	s.rowE, s.rowH = kernels[T]()
+	g := decomp.Grid{Dims: dims}
+	d := opt.Decomposition
+	if d == nil {
+		var err error
+		d, err = decomp.Decompose(g, comm.Size(), decomp.Options{Method: opt.Method})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	} else if d.Grid != g || d.Ranks() != comm.Size() {
+		return nil, fmt.Errorf("%w: decomposition of %v in %d parts for %v and %d ranks", ErrInvalid, d.Grid, d.Ranks(), g, comm.Size())
+	}
+	s.d = d
+	pad := opt.Pad
+	if pad == 0 {
+		pad = 8
+	}
+	rank := comm.Rank()
+	for c := range s.f {
+		f, err := halo.NewField[T](d, rank, specs[c], halo.Pad(pad), halo.Name(Component(c).String()))
+		if err != nil {
+			return nil, err
+		}
+		s.f[c] = f
+	}
+	for _, src := range opt.Sources {
+		if src.Component < Ex || src.Component > Hz || src.Waveform == nil || !g.Box().Contains(src.At) {
+			return nil, fmt.Errorf("%w: source %v at %v (grid %v, waveform set %v)", ErrInvalid, src.Component, src.At, dims, src.Waveform != nil)
+		}
+		if d.Owner(src.At) != rank {
+			continue
+		}
+		f := s.f[src.Component]
+		for bi, b := range f.Blocks() {
+			if b.Interior().Contains(src.At) {
+				s.sources = append(s.sources, localSource{src.Component, bi, b.Index(src.At[0], src.At[1], src.At[2]), src.Waveform})
+			}
+		}
+	}
+	var err error
+	s.ePlan, err = halo.NewPlan(ctx, comm, halo.PlanOptions{ChannelID: 0x66647465}, s.f[Ex], s.f[Ey], s.f[Ez]) // "fdte"
+	if err != nil {
+		return nil, err
+	}
+	s.hPlan, err = halo.NewPlan(ctx, comm, halo.PlanOptions{ChannelID: 0x66647468}, s.f[Hx], s.f[Hy], s.f[Hz]) // "fdth"
+	if err != nil {
+		s.ePlan.Close()
+		return nil, err
+	}
+	var interiors []decomp.Box
+	for _, b := range s.f[Ex].Blocks() {
+		interiors = append(interiors, b.Interior())
+	}
+	s.hInner, s.hRest = splitOverlap(interiors, s.ePlan.Layout(), 1)
+	s.eInner, s.eRest = splitOverlap(interiors, s.hPlan.Layout(), 0)
+	return s, nil
+}
+
+// splitOverlap cuts each block's interior into the cells whose update reads
+// no ghost cell that a peer's message fills (updated between Start and Wait)
+// and the rest (after Wait). side 1: the update reads ghosts above the box
+// (H reading E); side 0: below (E reading H). Ghosts filled by local copies
+// are ready after Start, so only received regions count.
+func splitOverlap(interiors []decomp.Box, l *halo.Layout, side int) (inner, rest [][]decomp.Box) {
+	inner = make([][]decomp.Box, len(interiors))
+	rest = make([][]decomp.Box, len(interiors))
+	for bi, in := range interiors {
+		var cut [3]bool
+		for _, p := range l.Peers {
+			for _, r := range p.Recv {
+				if r.Block != bi {
+					continue
+				}
+				for a := range 3 {
+					if (side == 1 && r.Box.Lo[a] >= in.Hi[a]) || (side == 0 && r.Box.Hi[a] <= in.Lo[a]) {
+						cut[a] = true
+					}
+				}
+			}
+		}
+		core := in
+		// Peel one slab per cut axis, z first so that the big core keeps whole rows.
+		for a := 2; a >= 0; a-- {
+			if !cut[a] || core.Empty() {
+				continue
+			}
+			slab := core
+			if side == 1 {
+				slab.Lo[a] = core.Hi[a] - 1
+				core.Hi[a]--
+			} else {
+				slab.Hi[a] = core.Lo[a] + 1
+				core.Lo[a]++
+			}
+			rest[bi] = append(rest[bi], slab)
+		}
+		if !core.Empty() {
+			inner[bi] = append(inner[bi], core)
+		}
+	}
+	return inner, rest
+}
+
+// Dims is the grid size in cells.
+func (s *Solver[T]) Dims() [3]int { return s.dims }
+
+// Dt is the time step (the Courant number, in unit cells with c = 1).
+func (s *Solver[T]) Dt() float64 { return float64(s.dt) }
+
+// Steps is the number of steps taken.
+func (s *Solver[T]) Steps() int { return s.steps }
+
+// Decomposition is the decomposition the fields live on.
+func (s *Solver[T]) Decomposition() *decomp.Decomposition { return s.d }
+
+// Field is this rank's part of component c. Cell (i, j, k) of the grid holds
+// the component at index (i, j, k) of the storage convention (see doc.go).
+func (s *Solver[T]) Field(c Component) *halo.Field[T] { return s.f[c] }
+
+// EPlan and HPlan are the exchanges of E (before each H update) and of H
+// (before each E update), for their statistics and layouts.
+func (s *Solver[T]) EPlan() *halo.Plan { return s.ePlan }
+
+// HPlan: see EPlan.
+func (s *Solver[T]) HPlan() *halo.Plan { return s.hPlan }
+
+// Close closes the exchange plans.
+func (s *Solver[T]) Close() error {
+	return errors.Join(s.ePlan.Close(), s.hPlan.Close())
+}
+
+// Step advances the fields by one step: E update, sources, H update. It is
+// collective.
+func (s *Solver[T]) Step(ctx context.Context) error {
+	// E update: H from the lower neighbours.
+	if err := s.hPlan.Start(ctx); err != nil {
+		return err
+	}
+	for bi := range s.eInner {
+		for _, box := range s.eInner[bi] {
+			s.updateE(bi, box)
+		}
+	}
+	if err := s.hPlan.Wait(ctx); err != nil {
+		return err
+	}
+	for bi := range s.eRest {
+		for _, box := range s.eRest[bi] {
+			s.updateE(bi, box)
+		}
+	}
+	for _, src := range s.sources {
+		s.f[src.c].Blocks()[src.block].Data[src.index] += T(src.wave(s.steps))
+	}
+	// H update: E from the upper neighbours.
+	if err := s.ePlan.Start(ctx); err != nil {
+		return err
+	}
+	for bi := range s.hInner {
+		for _, box := range s.hInner[bi] {
+			s.updateH(bi, box)
+		}
+	}
+	if err := s.ePlan.Wait(ctx); err != nil {
+		return err
+	}
+	for bi := range s.hRest {
+		for _, box := range s.hRest[bi] {
+			s.updateH(bi, box)
+		}
+	}
+	s.steps++
+	return nil
+}
+
+// Run takes k steps.
+func (s *Solver[T]) Run(ctx context.Context, k int) error {
+	for range k {
+		if err := s.Step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateE updates E on box (part of block bi's interior), leaving the
+// tangential components on the walls (index 0; the walls at index N are not
+// stored) at zero. Every difference is a backward one, in the order of
+// bench/fdtd/README.md. The three components are updated row by row in one
+// sweep, so each H row is read from memory once.
+func (s *Solver[T]) updateE(bi int, box decomp.Box) {
+	dt := s.dt
+	bex, bey, bez := s.f[Ex].Blocks()[bi], s.f[Ey].Blocks()[bi], s.f[Ez].Blocks()[bi]
+	bhx, bhy, bhz := s.f[Hx].Blocks()[bi], s.f[Hy].Blocks()[bi], s.f[Hz].Blocks()[bi]
+	hxy, hxz := bhx.Stride()
+	_, hyz := bhy.Stride()
+	hzy, _ := bhz.Stride()
+	x0, x1 := box.Lo[0], box.Hi[0]
+	xs := max(x0, 1) // Ey, Ez at x = 0 are on a wall
+	n, ns := x1-x0, x1-xs
+	for z := box.Lo[2]; z < box.Hi[2]; z++ {
+		for y := box.Lo[1]; y < box.Hi[1]; y++ {
+			if z != 0 && y != 0 { // Ex: on the walls y = 0 and z = 0
+				i, ihz, ihy := bex.Index(x0, y, z), bhz.Index(x0, y, z), bhy.Index(x0, y, z)
+				s.rowE(dt, bex.Data[i:][:n], bhz.Data[ihz:], bhz.Data[ihz-hzy:], bhy.Data[ihy:], bhy.Data[ihy-hyz:])
+			}
+			if ns <= 0 {
+				continue
+			}
+			if z != 0 { // Ey: on the walls x = 0 and z = 0
+				i, ihx, ihz := bey.Index(xs, y, z), bhx.Index(xs, y, z), bhz.Index(xs, y, z)
+				s.rowE(dt, bey.Data[i:][:ns], bhx.Data[ihx:], bhx.Data[ihx-hxz:], bhz.Data[ihz:], bhz.Data[ihz-1:])
+			}
+			if y != 0 { // Ez: on the walls x = 0 and y = 0
+				i, ihy, ihx := bez.Index(xs, y, z), bhy.Index(xs, y, z), bhx.Index(xs, y, z)
+				s.rowE(dt, bez.Data[i:][:ns], bhy.Data[ihy:], bhy.Data[ihy-1:], bhx.Data[ihx:], bhx.Data[ihx-hxy:])
+			}
+		}
+	}
+}
+
+// updateH updates H on box (part of block bi's interior) with forward
+// differences. Reads beyond the grid's upper faces land in ghost cells that
+// no exchange writes and that stay zero: the PEC wall's tangential E.
+func (s *Solver[T]) updateH(bi int, box decomp.Box) {
+	dt := s.dt
+	bex, bey, bez := s.f[Ex].Blocks()[bi], s.f[Ey].Blocks()[bi], s.f[Ez].Blocks()[bi]
+	bhx, bhy, bhz := s.f[Hx].Blocks()[bi], s.f[Hy].Blocks()[bi], s.f[Hz].Blocks()[bi]
+	exy, exz := bex.Stride()
+	_, eyz := bey.Stride()
+	ezy, _ := bez.Stride()
+	x0, x1 := box.Lo[0], box.Hi[0]
+	n := x1 - x0
+	for z := box.Lo[2]; z < box.Hi[2]; z++ {
+		for y := box.Lo[1]; y < box.Hi[1]; y++ {
+			iex, iey, iez := bex.Index(x0, y, z), bey.Index(x0, y, z), bez.Index(x0, y, z)
+			ihx, ihy, ihz := bhx.Index(x0, y, z), bhy.Index(x0, y, z), bhz.Index(x0, y, z)
+			s.rowH(dt, bhx.Data[ihx:][:n], bez.Data[iez+ezy:], bez.Data[iez:], bey.Data[iey+eyz:], bey.Data[iey:])
+			s.rowH(dt, bhy.Data[ihy:][:n], bex.Data[iex+exz:], bex.Data[iex:], bez.Data[iez+1:], bez.Data[iez:])
+			s.rowH(dt, bhz.Data[ihz:][:n], bey.Data[iey+1:], bey.Data[iey:], bex.Data[iex+exy:], bex.Data[iex:])
+		}
+	}
+}
