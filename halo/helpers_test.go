@@ -3,7 +3,6 @@ package halo_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,38 +12,13 @@ import (
 	"github.com/hilo-hpc/hilo/transport/inproc"
 )
 
-// runRanks runs fn on n goroutine ranks over inproc and returns the first
-// error in rank order.
+// runRanks runs fn on n goroutine ranks over inproc (bounded by a deadline
+// so a hung exchange fails the test) and returns the first failure.
 func runRanks(t testing.TB, n int, fn func(ctx context.Context, c *transport.Comm) error) error {
 	t.Helper()
-	comms, err := inproc.New(n)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r, c := range comms {
-		wg.Go(func() {
-			errs[r] = fn(ctx, c)
-			if errs[r] != nil {
-				// Unblock the others: a rank that failed would leave its
-				// peers waiting until the deadline.
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	for _, c := range comms {
-		c.Close()
-	}
-	for r, err := range errs {
-		if err != nil {
-			return fmt.Errorf("rank %d: %w", r, err)
-		}
-	}
-	return nil
+	return inproc.Run(ctx, n, fn)
 }
 
 // fieldSpec describes one field of a verify case.

@@ -20,36 +20,13 @@ import (
 	"github.com/hilo-hpc/hilo/transport/inproc"
 )
 
-// runRanks runs fn on n goroutine ranks over inproc and returns the first
-// error in rank order.
+// runRanks runs fn on n goroutine ranks over inproc (bounded by a deadline
+// so a hung exchange fails the test) and returns the first failure.
 func runRanks(t testing.TB, n int, fn func(ctx context.Context, c *transport.Comm) error) error {
 	t.Helper()
-	comms, err := inproc.New(n)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r, c := range comms {
-		wg.Go(func() {
-			errs[r] = fn(ctx, c)
-			if errs[r] != nil {
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	for _, c := range comms {
-		c.Close()
-	}
-	for r, err := range errs {
-		if err != nil {
-			return fmt.Errorf("rank %d: %w", r, err)
-		}
-	}
-	return nil
+	return inproc.Run(ctx, n, fn)
 }
 
 type refCase struct {

@@ -1,6 +1,7 @@
 package inproc
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -128,4 +129,40 @@ func (r *byteRing) get(pos uint64, p []byte) {
 	i := int(pos & r.mask)
 	n := copy(p, r.buf[i:])
 	copy(p[n:], r.buf)
+}
+
+// Run runs fn as each of n goroutine ranks (over New(n, opts...)) and waits
+// for all of them. When a rank fails, the others' ctx is cancelled so that
+// none waits for it until a deadline. The Comms are closed at the end. It
+// returns the first failure to occur (the cause, not the cancellations it
+// led to), naming the rank.
+func Run(ctx context.Context, n int, fn func(ctx context.Context, c *transport.Comm) error, opts ...Option) error {
+	comms, err := New(n, opts...)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	for r, c := range comms {
+		wg.Go(func() {
+			if err := fn(ctx, c); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("rank %d: %w", r, err)
+				}
+				mu.Unlock()
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range comms {
+		c.Close()
+	}
+	return first
 }
