@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,16 +37,20 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// benchJob is what a benchmark's ranks run: rank 0's result is written as
-// JSON to the file the spawning process reads back (named in
-// HILOBENCH_RESULT_FILE: outside HILO_*, which the launcher resets), so the ranks' own output
-// (prefixed by rank) never mixes with the result.
-type benchJob struct {
-	name      string
+// rankResultEnv names the file a spawned rank 0 writes its result to. It is
+// outside HILO_*, which the launcher resets for the ranks it starts.
+const rankResultEnv = "HILOJOB_RESULT_FILE"
+
+// spawnedJob is a command that runs its work in ranks it spawns itself (the
+// hilo executable again, with the same command and flags): rank 0's result
+// is written as JSON to the file the spawning process reads back, so the
+// ranks' own output (prefixed by rank) never mixes with the result.
+type spawnedJob struct {
+	command   []string // the subcommand path the ranks re-run, e.g. {"bench", "halo"}
 	ranks     int
 	transport string
 	timeout   time.Duration
-	args      []string // the benchmark's own flags, passed to the ranks
+	args      []string // the command's own flags, passed to the ranks
 	stderr    io.Writer
 	body      func(ctx context.Context, comm *transport.Comm) (any, error)
 }
@@ -53,30 +58,31 @@ type benchJob struct {
 // run spawns the ranks and decodes rank 0's result into out; inside one of
 // the ranks it runs the body instead. filled says whether out now holds the
 // result to print; otherwise the caller returns status.
-func (j benchJob) run(out any) (status int, filled bool) {
-	if resultPath := os.Getenv("HILOBENCH_RESULT_FILE"); resultPath != "" {
+func (j spawnedJob) run(out any) (status int, filled bool) {
+	if resultPath := os.Getenv(rankResultEnv); resultPath != "" {
 		return j.rank(resultPath), false
 	}
+	label := "hilo " + strings.Join(j.command, " ") + ":"
 	exe, err := os.Executable()
 	if err != nil {
-		fmt.Fprintln(j.stderr, "hilo bench:", err)
+		fmt.Fprintln(j.stderr, label, err)
 		return exitFail, false
 	}
 	f, err := os.CreateTemp("", "hilo-bench-*.json")
 	if err != nil {
-		fmt.Fprintln(j.stderr, "hilo bench:", err)
+		fmt.Fprintln(j.stderr, label, err)
 		return exitFail, false
 	}
 	f.Close()
 	defer os.Remove(f.Name())
-	env := append(os.Environ(), "HILOBENCH_RESULT_FILE="+f.Name())
+	env := append(os.Environ(), rankResultEnv+"="+f.Name())
 	sigs, stop := launch.ForwardSignals()
 	defer stop()
 	cfg := launch.SpawnConfig{Ranks: j.ranks, Transport: j.transport, Timeout: j.timeout,
 		Env: env, Stdout: j.stderr, Stderr: j.stderr, Signals: sigs}
-	args := append([]string{"bench", j.name}, j.args...)
+	args := append(slices.Clone(j.command), j.args...)
 	if err := launch.Spawn(context.Background(), cfg, exe, args...); err != nil {
-		fmt.Fprintln(j.stderr, "hilo bench:", err)
+		fmt.Fprintln(j.stderr, label, err)
 		return launch.ExitCode(err), false
 	}
 	data, err := os.ReadFile(f.Name())
@@ -84,14 +90,14 @@ func (j benchJob) run(out any) (status int, filled bool) {
 		err = json.Unmarshal(data, out)
 	}
 	if err != nil {
-		fmt.Fprintln(j.stderr, "hilo bench: reading rank 0's result:", err)
+		fmt.Fprintln(j.stderr, label, "reading rank 0's result:", err)
 		return exitFail, false
 	}
 	return exitOK, true
 }
 
 // rank runs the body as one rank of the spawned job.
-func (j benchJob) rank(resultPath string) int {
+func (j spawnedJob) rank(resultPath string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	comm, err := launch.Init(ctx, launch.Options{})
@@ -150,7 +156,7 @@ func benchPingpong(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hilo bench pingpong:", err)
 		return exitUsage
 	}
-	job := benchJob{name: "pingpong", ranks: 2, transport: *tr, timeout: 10 * time.Minute, args: args, stderr: stderr,
+	job := spawnedJob{command: []string{"bench", "pingpong"}, ranks: 2, transport: *tr, timeout: 10 * time.Minute, args: args, stderr: stderr,
 		body: func(ctx context.Context, comm *transport.Comm) (any, error) {
 			return pingpong.Run(ctx, comm, pingpong.Options{Sizes: pingpong.SizesBetween(lo, hi), Rounds: *rounds})
 		}}

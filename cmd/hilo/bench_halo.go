@@ -100,7 +100,7 @@ func benchHalo(args []string, stdout, stderr io.Writer) int {
 	if *periodic != "" {
 		name += " periodic=" + *periodic
 	}
-	job := benchJob{name: "halo", ranks: *ranks, transport: *tr, timeout: 20 * time.Minute, args: args, stderr: stderr,
+	job := spawnedJob{command: []string{"bench", "halo"}, ranks: *ranks, transport: *tr, timeout: 20 * time.Minute, args: args, stderr: stderr,
 		body: func(ctx context.Context, comm *transport.Comm) (any, error) {
 			d, err := decomp.Decompose(g, comm.Size(), decomp.Options{Method: *method})
 			if err != nil {

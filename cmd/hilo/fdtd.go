@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +13,6 @@ import (
 	"github.com/hilo-hpc/hilo/halo"
 	"github.com/hilo-hpc/hilo/solvers/fdtd"
 	"github.com/hilo-hpc/hilo/transport"
-	"github.com/hilo-hpc/hilo/transport/launch"
 )
 
 // fdtdResult is what rank 0 of `hilo fdtd` hands back to the spawning process.
@@ -28,10 +25,6 @@ type fdtdResult struct {
 	CPUSeconds      float64 // process CPU time of the steps, summed over ranks
 	HaloBytes       int64   // message payload per step, all ranks (no headers)
 }
-
-// fdtdResultEnv names the file a spawned rank 0 writes its result to (outside
-// HILO_*, which the launcher resets).
-const fdtdResultEnv = "HILOFDTD_RESULT_FILE"
 
 func cmdFDTD(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hilo fdtd", flag.ContinueOnError)
@@ -77,13 +70,16 @@ func cmdFDTD(args []string, stdout, stderr io.Writer) int {
 	case *ranks < 1 || *ranks > (*n)*(*n)*(*n):
 		return bad(fmt.Errorf("-ranks %d: want 1..%d", *ranks, (*n)*(*n)*(*n)))
 	}
-	if path := os.Getenv(fdtdResultEnv); path != "" {
-		return fdtdRank(path, *n, *steps, *skew, *method, *typ, stderr)
-	}
-
-	res, status := spawnFDTD(args, *ranks, *tr, stderr)
-	if status != exitOK {
-		return status
+	job := spawnedJob{command: []string{"fdtd"}, ranks: *ranks, transport: *tr, timeout: time.Hour, args: args, stderr: stderr,
+		body: func(ctx context.Context, comm *transport.Comm) (any, error) {
+			if *typ == "float32" {
+				return runFDTD[float32](ctx, comm, *n, *steps, *skew, *method)
+			}
+			return runFDTD[float64](ctx, comm, *n, *steps, *skew, *method)
+		}}
+	var res fdtdResult
+	if st, filled := job.run(&res); !filled {
+		return st
 	}
 	if *asJSON {
 		return encodeOrFail(stdout, stderr, res)
@@ -97,74 +93,6 @@ func cmdFDTD(args []string, stdout, stderr io.Writer) int {
 		variant, res.N, res.Steps, res.Ranks, res.Method, *tr, *typ, res.HaloBytes)
 	fmt.Fprintf(stdout, "energy=%.15g sumE2=%.17g sumH2=%.17g mcells=%.1f cpu_mcells=%.1f seconds=%.3f\n",
 		res.Energy, res.SumE2, res.SumH2, cells/res.Seconds/1e6, cells/res.CPUSeconds/1e6, res.Seconds)
-	return exitOK
-}
-
-// spawnFDTD starts the ranks (this executable again, with the same flags)
-// and reads rank 0's result.
-func spawnFDTD(args []string, ranks int, tr string, stderr io.Writer) (fdtdResult, int) {
-	var res fdtdResult
-	exe, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(stderr, "hilo fdtd:", err)
-		return res, exitFail
-	}
-	f, err := os.CreateTemp("", "hilo-fdtd-*.json")
-	if err != nil {
-		fmt.Fprintln(stderr, "hilo fdtd:", err)
-		return res, exitFail
-	}
-	f.Close()
-	defer os.Remove(f.Name())
-	sigs, stop := launch.ForwardSignals()
-	defer stop()
-	cfg := launch.SpawnConfig{Ranks: ranks, Transport: tr, Timeout: time.Hour,
-		Env: append(os.Environ(), fdtdResultEnv+"="+f.Name()), Stdout: stderr, Stderr: stderr, Signals: sigs}
-	if err := launch.Spawn(context.Background(), cfg, exe, append([]string{"fdtd"}, args...)...); err != nil {
-		fmt.Fprintln(stderr, "hilo fdtd:", err)
-		return res, launch.ExitCode(err)
-	}
-	data, err := os.ReadFile(f.Name())
-	if err == nil {
-		err = json.Unmarshal(data, &res)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "hilo fdtd: reading rank 0's result:", err)
-		return res, exitFail
-	}
-	return res, exitOK
-}
-
-// fdtdRank runs one rank of the job and, on rank 0, writes the result.
-func fdtdRank(resultPath string, n, steps int, skew bool, method, typ string, stderr io.Writer) int {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	comm, err := launch.Init(ctx, launch.Options{})
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitFail
-	}
-	defer comm.Close()
-	run := runFDTD[float64]
-	if typ == "float32" {
-		run = runFDTD[float32]
-	}
-	res, err := run(ctx, comm, n, steps, skew, method)
-	if err != nil {
-		fmt.Fprintf(stderr, "rank %d: %v\n", comm.Rank(), err)
-		return exitFail
-	}
-	if comm.Rank() != 0 {
-		return exitOK
-	}
-	data, err := json.Marshal(res)
-	if err == nil {
-		err = os.WriteFile(resultPath, data, 0o600)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "rank 0:", err)
-		return exitFail
-	}
 	return exitOK
 }
 
