@@ -51,15 +51,28 @@ func (s *Solver[T]) Energy(ctx context.Context) (Energy, error) {
 	return Energy{E2: e.float64(), H2: h.float64(), Total: t.float64()}, nil
 }
 
-// ModifiedEnergy returns W = ½ Σ Eⁿ·Eⁿ + ½ Σ Hⁿ⁻½·Hⁿ⁺½ with n = Steps(),
-// which a lossless PEC box conserves to round-off once the sources are off
+// ModifiedEnergy returns W = ½ Σ ε Eⁿ·Eⁿ + ½ Σ μ Hⁿ⁻½·Hⁿ⁺½ with n = Steps(),
+// which a lossless box (PEC or periodic, σ = 0) conserves to round-off once
+// the sources are off
 // (Σ E² + Σ H² only oscillates). Hⁿ⁻½ is recovered from the current H by
 // undoing the last H update (H + Δt ∇×Eⁿ; the E ghosts are still those that
-// update read), so it costs nothing per step. It is collective, and exact and
+// update read), so it costs nothing per step; inside PML layers this undo
+// leaves out the layers' ψ terms (W is not conserved there anyway). It is collective, and exact and
 // decomposition-independent in the same way as Energy.
 func (s *Solver[T]) ModifiedEnergy(ctx context.Context) (float64, error) {
 	var w exactSum
+	m := s.mat
 	for c := Ex; c <= Ez; c++ {
+		if m != nil {
+			for bi, b := range s.f[c].Blocks() {
+				eachCell(b.Interior(), func(x, y, z int) {
+					i := b.Index(x, y, z)
+					v := float64(b.Data[i])
+					w.add(float64(m.eps[c][bi][i]) * v * v)
+				})
+			}
+			continue
+		}
 		s.each(c, func(v []T) {
 			for _, x := range v {
 				x := float64(x)
@@ -68,6 +81,9 @@ func (s *Solver[T]) ModifiedEnergy(ctx context.Context) (float64, error) {
 		})
 	}
 	dt := s.dt
+	// In vacuum the H update coefficient is Δt and μ = 1 everywhere.
+	dbx, dby, dbz := dt, dt, dt
+	mux, muy, muz := 1.0, 1.0, 1.0
 	for bi, bex := range s.f[Ex].Blocks() {
 		bey, bez := s.f[Ey].Blocks()[bi], s.f[Ez].Blocks()[bi]
 		bhx, bhy, bhz := s.f[Hx].Blocks()[bi], s.f[Hy].Blocks()[bi], s.f[Hz].Blocks()[bi]
@@ -80,13 +96,18 @@ func (s *Solver[T]) ModifiedEnergy(ctx context.Context) (float64, error) {
 				for x := in.Lo[0]; x < in.Hi[0]; x++ {
 					iex, iey, iez := bex.Index(x, y, z), bey.Index(x, y, z), bez.Index(x, y, z)
 					ex, ey, ez := bex.Data[iex], bey.Data[iey], bez.Data[iez]
-					hx, hy, hz := bhx.Data[bhx.Index(x, y, z)], bhy.Data[bhy.Index(x, y, z)], bhz.Data[bhz.Index(x, y, z)]
-					ox := hx + dt*((bez.Data[iez+ezy]-ez)-(bey.Data[iey+eyz]-ey))
-					oy := hy + dt*((bex.Data[iex+exz]-ex)-(bez.Data[iez+1]-ez))
-					oz := hz + dt*((bey.Data[iey+1]-ey)-(bex.Data[iex+exy]-ex))
-					w.add(float64(ox) * float64(hx))
-					w.add(float64(oy) * float64(hy))
-					w.add(float64(oz) * float64(hz))
+					ihx, ihy, ihz := bhx.Index(x, y, z), bhy.Index(x, y, z), bhz.Index(x, y, z)
+					hx, hy, hz := bhx.Data[ihx], bhy.Data[ihy], bhz.Data[ihz]
+					if m != nil {
+						dbx, dby, dbz = m.db[0][bi][ihx], m.db[1][bi][ihy], m.db[2][bi][ihz]
+						mux, muy, muz = float64(m.mu[0][bi][ihx]), float64(m.mu[1][bi][ihy]), float64(m.mu[2][bi][ihz])
+					}
+					ox := hx + dbx*((bez.Data[iez+ezy]-ez)-(bey.Data[iey+eyz]-ey))
+					oy := hy + dby*((bex.Data[iex+exz]-ex)-(bez.Data[iez+1]-ez))
+					oz := hz + dbz*((bey.Data[iey+1]-ey)-(bex.Data[iex+exy]-ex))
+					w.add(mux * float64(ox) * float64(hx))
+					w.add(muy * float64(oy) * float64(hy))
+					w.add(muz * float64(oz) * float64(hz))
 				}
 			}
 		}

@@ -42,65 +42,71 @@ func (c Component) String() string {
 	return componentNames[c]
 }
 
-// A Source adds Waveform(n) to one component at grid index At after the E
-// update of step n (a soft source). Waveform must not allocate.
-type Source struct {
-	Component Component
-	At        [3]int
-	Waveform  func(n int) float64
-}
-
-// Gaussian is the reference problem's waveform exp(-((n-30)/10)^2).
-func Gaussian(n int) float64 {
-	t := (float64(n) - 30.0) / 10.0
-	return math.Exp(-(t * t))
-}
-
-// RefSources is the reference problem's source on a grid of dims cells: the
-// Gaussian added to Ez at (NX/2, NY/2, NZ/2).
-func RefSources(dims [3]int) []Source {
-	return []Source{{Component: Ez, At: [3]int{dims[0] / 2, dims[1] / 2, dims[2] / 2}, Waveform: Gaussian}}
-}
-
-// SkewSources is the reference problem's skew variant: the Gaussian added to
-// Ex, Ey and Ez at (NX/4, NY/3, NZ/2-1), which excites all six components.
-func SkewSources(dims [3]int) []Source {
-	at := [3]int{dims[0] / 4, dims[1] / 3, dims[2]/2 - 1}
-	return []Source{
-		{Component: Ex, At: at, Waveform: Gaussian},
-		{Component: Ey, At: at, Waveform: Gaussian},
-		{Component: Ez, At: at, Waveform: Gaussian},
-	}
-}
-
 // Options configure a Solver.
 type Options struct {
 	// Dims is the number of cells per axis; if zero, N cells per side.
 	Dims [3]int
 	N    int
 	// Courant is S = cΔt/Δx (unit cells, c = 1, so Δt = S); 0 means 0.5.
-	// It must lie below CourantLimit(Dims).
+	// It must lie below the limit of the grid and its boundaries
+	// (CourantLimitOf), times the slowest-wave factor √(min εμ) of the
+	// materials when that is below 1.
 	Courant float64
 	// Method is the decomposition method (decomp.Methods(); "" the default),
 	// used unless Decomposition is given.
 	Method string
 	// Decomposition, if set, is used as it is: its grid must be Dims cells,
-	// not periodic, with one part per rank of the Comm.
+	// periodic exactly along the Periodic axes, with one part per rank of
+	// the Comm.
 	Decomposition *decomp.Decomposition
 	// Pad is the row padding in elements (halo.Pad); 0 means 8, 1 none.
 	Pad int
-	// Sources are added after each E update.
+	// Boundaries[a][side] is the boundary on the low (0) and high (1) side
+	// of axis a; the zero value is PEC. Periodic must be set on both sides
+	// of an axis.
+	Boundaries [3][2]Boundary
+	// PML configures the absorbing layers of the PML sides.
+	PML PMLOptions
+	// Material, if set, gives the material of every cell; nil is vacuum
+	// (ε = μ = 1, σ = 0) everywhere, which runs the fastest kernels. It is
+	// called once per cell by New, with global cell coordinates.
+	Material func(x, y, z int) Material
+	// Sources are added after each E update (E components) or each H
+	// update (H components).
 	Sources []Source
+	// Probes record one component at one cell after every step.
+	Probes []Probe
+
+	// unstable skips the Courant check (tests only: to show divergence).
+	unstable bool
 }
 
 // CourantLimit is the largest stable Courant number for a PEC box of dims
 // cells: the fastest mode the box holds has k_a = (N_a-1)π/N_a, so the limit
 // is 1/sqrt(Σ cos²(π/2N_a)), slightly above 1/√3 (the k = π mode is absent).
 func CourantLimit(dims [3]int) float64 {
+	return CourantLimitOf(dims, [3][2]Boundary{})
+}
+
+// CourantLimitOf is the largest stable Courant number in vacuum for a grid
+// of dims cells with the given boundaries: 1/sqrt(Σ_a max sin²(k_a/2)) over
+// the wave numbers the grid holds along each axis. A PEC or PML axis (the
+// PML is backed by a PEC wall) holds k = mπ/N for m < N, so its term is
+// cos²(π/2N); a periodic axis holds k = 2πm/N, so its term is 1 when N is
+// even, cos²(π/2N) when N is odd, and 0 for a single cell.
+func CourantLimitOf(dims [3]int, bounds [3][2]Boundary) float64 {
 	s := 0.0
-	for _, n := range dims {
+	for a, n := range dims {
 		c := math.Cos(math.Pi / (2 * float64(n)))
-		s += c * c
+		switch {
+		case bounds[a][0] != Periodic:
+			s += c * c
+		case n == 1:
+		case n%2 == 0:
+			s++
+		default:
+			s += c * c
+		}
 	}
 	return 1 / math.Sqrt(s)
 }
@@ -127,28 +133,33 @@ type Float interface{ float32 | float64 }
 // A Solver advances the fields of one rank. Its methods are collective where
 // they say so: every rank calls them in the same order.
 type Solver[T Float] struct {
-	comm    *transport.Comm
-	d       *decomp.Decomposition
-	dims    [3]int
-	dt      T
-	f       [6]*halo.Field[T]
-	rowE    func(dt T, e, a, am, b, bm []T) // e += dt*((a - am) - (b - bm))
-	rowH    func(dt T, h, ap, a, bp, b []T) // h -= dt*((ap - a) - (bp - b))
-	ePlan   *halo.Plan                      // exchanges E (before the H update)
-	hPlan   *halo.Plan                      // exchanges H (before the E update)
-	sources []localSource
-	steps   int
+	comm   *transport.Comm
+	d      *decomp.Decomposition
+	dims   [3]int
+	dt     T
+	bounds [3][2]Boundary
+	// wall[a]: the low side of axis a is a conducting wall (PEC, or the PEC
+	// behind a PML), so the tangential E entries at index 0 stay zero.
+	wall  [3]bool
+	f     [6]*halo.Field[T]
+	rowE  func(dt T, e, a, am, b, bm []T) // e += dt*((a - am) - (b - bm))
+	rowH  func(dt T, h, ap, a, bp, b []T) // h -= dt*((ap - a) - (bp - b))
+	ePlan *halo.Plan                      // exchanges E (before the H update)
+	hPlan *halo.Plan                      // exchanges H (before the E update)
+	// mat holds the per-entry update coefficients when Options.Material is
+	// set (nil: vacuum, the uniform kernels above).
+	mat      *materialCoefs[T]
+	material func(x, y, z int) Material
+	pml      []pmlRegion[T] // CPML auxiliary fields, E terms first
+	pmlE     int            // pml[:pmlE] correct E, the rest H
+	sources  []localSource
+	probes   []localProbe
+	nProbes  int
+	steps    int
 	// Per block: the parts updated while the exchange is in flight (inner)
 	// and after it (rest).
 	hInner, hRest [][]decomp.Box
 	eInner, eRest [][]decomp.Box
-}
-
-type localSource struct {
-	c     Component
-	block int
-	index int
-	wave  func(int) float64
 }
 
 // New builds the solver of rank comm.Rank() with fields of type T (float64
@@ -159,21 +170,27 @@ func New[T Float](ctx context.Context, comm *transport.Comm, opt Options) (*Solv
 	if dims == ([3]int{}) {
 		dims = [3]int{opt.N, opt.N, opt.N}
 	}
+	var g decomp.Grid
+	g.Dims = dims
 	for a, n := range dims {
-		if n < 2 {
-			return nil, fmt.Errorf("%w: %d cells along axis %d (want at least 2)", ErrInvalid, n, a)
+		lo, hi := opt.Boundaries[a][0], opt.Boundaries[a][1]
+		if lo > PML || hi > PML || (lo == Periodic) != (hi == Periodic) {
+			return nil, fmt.Errorf("%w: boundaries %v, %v along axis %d (periodic must be on both sides)", ErrInvalid, lo, hi, a)
+		}
+		g.Periodic[a] = lo == Periodic
+		if min := 2; n < min && !(g.Periodic[a] && n >= 1) {
+			return nil, fmt.Errorf("%w: %d cells along axis %d (want at least 2, or 1 on a periodic axis)", ErrInvalid, n, a)
 		}
 	}
 	dt := opt.Courant
 	if dt == 0 {
 		dt = 0.5
 	}
-	if lim := CourantLimit(dims); !(dt > 0 && dt < lim && T(dt) < T(lim)) {
-		return nil, fmt.Errorf("%w: S = %g, want 0 < S < %.9g for a %dx%dx%d PEC box", ErrCourant, dt, lim, dims[0], dims[1], dims[2])
+	s := &Solver[T]{comm: comm, dims: dims, dt: T(dt), bounds: opt.Boundaries, material: opt.Material}
+	for a := range 3 {
+		s.wall[a] = !g.Periodic[a]
 	}
-	s := &Solver[T]{comm: comm, dims: dims, dt: T(dt)}
 	s.rowE, s.rowH = kernels[T]()
-	g := decomp.Grid{Dims: dims}
 	d := opt.Decomposition
 	if d == nil {
 		var err error
@@ -197,19 +214,39 @@ func New[T Float](ctx context.Context, comm *transport.Comm, opt Options) (*Solv
 		}
 		s.f[c] = f
 	}
-	for _, src := range opt.Sources {
-		if src.Component < Ex || src.Component > Hz || src.Waveform == nil || !g.Box().Contains(src.At) {
-			return nil, fmt.Errorf("%w: source %v at %v (grid %v, waveform set %v)", ErrInvalid, src.Component, src.At, dims, src.Waveform != nil)
+	if err := s.addSources(opt.Sources); err != nil {
+		return nil, err
+	}
+	if err := s.addProbes(opt.Probes); err != nil {
+		return nil, err
+	}
+	if err := s.setupPML(opt.PML); err != nil {
+		return nil, err
+	}
+	// The Courant check needs the slowest material, a collective reduction,
+	// so every rank takes part before any rank can return its error.
+	minEpsMu := 1.0
+	if opt.Material != nil {
+		var err error
+		if minEpsMu, err = s.setupMaterials(); err != nil {
+			minEpsMu = math.Inf(-1) // tell the other ranks
 		}
-		if d.Owner(src.At) != rank {
-			continue
+		out := []float64{0}
+		if rerr := comm.AllreduceFloat64(ctx, transport.Min, []float64{minEpsMu}, out); rerr != nil {
+			return nil, rerr
 		}
-		f := s.f[src.Component]
-		for bi, b := range f.Blocks() {
-			if b.Interior().Contains(src.At) {
-				s.sources = append(s.sources, localSource{src.Component, bi, b.Index(src.At[0], src.At[1], src.At[2]), src.Waveform})
-			}
+		if err != nil {
+			return nil, err
 		}
+		if math.IsInf(out[0], -1) {
+			return nil, fmt.Errorf("%w: invalid material on another rank", ErrInvalid)
+		}
+		minEpsMu = min(1, out[0])
+	}
+	lim := CourantLimitOf(dims, opt.Boundaries) * math.Sqrt(minEpsMu)
+	if !(dt > 0 && dt < lim && T(dt) < T(lim)) && !opt.unstable {
+		return nil, fmt.Errorf("%w: S = %g, want 0 < S < %.9g for a %dx%dx%d grid with boundaries %v (slowest material εμ = %g)",
+			ErrCourant, dt, lim, dims[0], dims[1], dims[2], opt.Boundaries, minEpsMu)
 	}
 	var err error
 	s.ePlan, err = halo.NewPlan(ctx, comm, halo.PlanOptions{ChannelID: 0x66647465}, s.f[Ex], s.f[Ey], s.f[Ez]) // "fdte"
@@ -303,7 +340,8 @@ func (s *Solver[T]) Close() error {
 	return errors.Join(s.ePlan.Close(), s.hPlan.Close())
 }
 
-// Step advances the fields by one step: E update, sources, H update. It is
+// Step advances the fields by one step: E update (with the CPML terms), E
+// sources, H update (with the CPML terms), H sources, probes. It is
 // collective.
 func (s *Solver[T]) Step(ctx context.Context) error {
 	// E update: H from the lower neighbours.
@@ -323,9 +361,8 @@ func (s *Solver[T]) Step(ctx context.Context) error {
 			s.updateE(bi, box)
 		}
 	}
-	for _, src := range s.sources {
-		s.f[src.c].Blocks()[src.block].Data[src.index] += T(src.wave(s.steps))
-	}
+	s.correctPML(s.pml[:s.pmlE])
+	s.applySources(false)
 	// H update: E from the upper neighbours.
 	if err := s.ePlan.Start(ctx); err != nil {
 		return err
@@ -343,7 +380,10 @@ func (s *Solver[T]) Step(ctx context.Context) error {
 			s.updateH(bi, box)
 		}
 	}
+	s.correctPML(s.pml[s.pmlE:])
+	s.applySources(true)
 	s.steps++
+	s.recordProbes()
 	return nil
 }
 
@@ -358,10 +398,11 @@ func (s *Solver[T]) Run(ctx context.Context, k int) error {
 }
 
 // updateE updates E on box (part of block bi's interior), leaving the
-// tangential components on the walls (index 0; the walls at index N are not
-// stored) at zero. Every difference is a backward one, in the order of
-// bench/fdtd/README.md. The three components are updated row by row in one
-// sweep, so each H row is read from memory once.
+// tangential components on the conducting walls (index 0 of a non-periodic
+// axis; the walls at index N are not stored) at zero. Every difference is a
+// backward one, in the order of bench/fdtd/README.md. The three components
+// are updated row by row in one sweep, so each H row is read from memory
+// once.
 func (s *Solver[T]) updateE(bi int, box decomp.Box) {
 	dt := s.dt
 	bex, bey, bez := s.f[Ex].Blocks()[bi], s.f[Ey].Blocks()[bi], s.f[Ez].Blocks()[bi]
@@ -370,32 +411,51 @@ func (s *Solver[T]) updateE(bi int, box decomp.Box) {
 	_, hyz := bhy.Stride()
 	hzy, _ := bhz.Stride()
 	x0, x1 := box.Lo[0], box.Hi[0]
-	xs := max(x0, 1) // Ey, Ez at x = 0 are on a wall
+	xs := x0
+	if s.wall[0] {
+		xs = max(x0, 1) // Ey, Ez at x = 0 are on a wall
+	}
 	n, ns := x1-x0, x1-xs
+	m := s.mat
 	for z := box.Lo[2]; z < box.Hi[2]; z++ {
+		zWall := z == 0 && s.wall[2]
 		for y := box.Lo[1]; y < box.Hi[1]; y++ {
-			if z != 0 && y != 0 { // Ex: on the walls y = 0 and z = 0
+			yWall := y == 0 && s.wall[1]
+			if !zWall && !yWall { // Ex: on the walls y = 0 and z = 0
 				i, ihz, ihy := bex.Index(x0, y, z), bhz.Index(x0, y, z), bhy.Index(x0, y, z)
-				s.rowE(dt, bex.Data[i:][:n], bhz.Data[ihz:], bhz.Data[ihz-hzy:], bhy.Data[ihy:], bhy.Data[ihy-hyz:])
+				if m == nil {
+					s.rowE(dt, bex.Data[i:][:n], bhz.Data[ihz:], bhz.Data[ihz-hzy:], bhy.Data[ihy:], bhy.Data[ihy-hyz:])
+				} else {
+					rowEMaterial(m.ca[Ex][bi][i:], m.cb[Ex][bi][i:], bex.Data[i:][:n], bhz.Data[ihz:], bhz.Data[ihz-hzy:], bhy.Data[ihy:], bhy.Data[ihy-hyz:])
+				}
 			}
 			if ns <= 0 {
 				continue
 			}
-			if z != 0 { // Ey: on the walls x = 0 and z = 0
+			if !zWall { // Ey: on the walls x = 0 and z = 0
 				i, ihx, ihz := bey.Index(xs, y, z), bhx.Index(xs, y, z), bhz.Index(xs, y, z)
-				s.rowE(dt, bey.Data[i:][:ns], bhx.Data[ihx:], bhx.Data[ihx-hxz:], bhz.Data[ihz:], bhz.Data[ihz-1:])
+				if m == nil {
+					s.rowE(dt, bey.Data[i:][:ns], bhx.Data[ihx:], bhx.Data[ihx-hxz:], bhz.Data[ihz:], bhz.Data[ihz-1:])
+				} else {
+					rowEMaterial(m.ca[Ey][bi][i:], m.cb[Ey][bi][i:], bey.Data[i:][:ns], bhx.Data[ihx:], bhx.Data[ihx-hxz:], bhz.Data[ihz:], bhz.Data[ihz-1:])
+				}
 			}
-			if y != 0 { // Ez: on the walls x = 0 and y = 0
+			if !yWall { // Ez: on the walls x = 0 and y = 0
 				i, ihy, ihx := bez.Index(xs, y, z), bhy.Index(xs, y, z), bhx.Index(xs, y, z)
-				s.rowE(dt, bez.Data[i:][:ns], bhy.Data[ihy:], bhy.Data[ihy-1:], bhx.Data[ihx:], bhx.Data[ihx-hxy:])
+				if m == nil {
+					s.rowE(dt, bez.Data[i:][:ns], bhy.Data[ihy:], bhy.Data[ihy-1:], bhx.Data[ihx:], bhx.Data[ihx-hxy:])
+				} else {
+					rowEMaterial(m.ca[Ez][bi][i:], m.cb[Ez][bi][i:], bez.Data[i:][:ns], bhy.Data[ihy:], bhy.Data[ihy-1:], bhx.Data[ihx:], bhx.Data[ihx-hxy:])
+				}
 			}
 		}
 	}
 }
 
 // updateH updates H on box (part of block bi's interior) with forward
-// differences. Reads beyond the grid's upper faces land in ghost cells that
-// no exchange writes and that stay zero: the PEC wall's tangential E.
+// differences. Reads beyond the grid's upper faces land in ghost cells: on
+// a periodic axis the exchange fills them with the wrapped values; on a
+// wall no exchange writes them and they stay zero, the wall's tangential E.
 func (s *Solver[T]) updateH(bi int, box decomp.Box) {
 	dt := s.dt
 	bex, bey, bez := s.f[Ex].Blocks()[bi], s.f[Ey].Blocks()[bi], s.f[Ez].Blocks()[bi]
@@ -405,13 +465,20 @@ func (s *Solver[T]) updateH(bi int, box decomp.Box) {
 	ezy, _ := bez.Stride()
 	x0, x1 := box.Lo[0], box.Hi[0]
 	n := x1 - x0
+	m := s.mat
 	for z := box.Lo[2]; z < box.Hi[2]; z++ {
 		for y := box.Lo[1]; y < box.Hi[1]; y++ {
 			iex, iey, iez := bex.Index(x0, y, z), bey.Index(x0, y, z), bez.Index(x0, y, z)
 			ihx, ihy, ihz := bhx.Index(x0, y, z), bhy.Index(x0, y, z), bhz.Index(x0, y, z)
-			s.rowH(dt, bhx.Data[ihx:][:n], bez.Data[iez+ezy:], bez.Data[iez:], bey.Data[iey+eyz:], bey.Data[iey:])
-			s.rowH(dt, bhy.Data[ihy:][:n], bex.Data[iex+exz:], bex.Data[iex:], bez.Data[iez+1:], bez.Data[iez:])
-			s.rowH(dt, bhz.Data[ihz:][:n], bey.Data[iey+1:], bey.Data[iey:], bex.Data[iex+exy:], bex.Data[iex:])
+			if m == nil {
+				s.rowH(dt, bhx.Data[ihx:][:n], bez.Data[iez+ezy:], bez.Data[iez:], bey.Data[iey+eyz:], bey.Data[iey:])
+				s.rowH(dt, bhy.Data[ihy:][:n], bex.Data[iex+exz:], bex.Data[iex:], bez.Data[iez+1:], bez.Data[iez:])
+				s.rowH(dt, bhz.Data[ihz:][:n], bey.Data[iey+1:], bey.Data[iey:], bex.Data[iex+exy:], bex.Data[iex:])
+				continue
+			}
+			rowHMaterial(m.db[0][bi][ihx:], bhx.Data[ihx:][:n], bez.Data[iez+ezy:], bez.Data[iez:], bey.Data[iey+eyz:], bey.Data[iey:])
+			rowHMaterial(m.db[1][bi][ihy:], bhy.Data[ihy:][:n], bex.Data[iex+exz:], bex.Data[iex:], bez.Data[iez+1:], bez.Data[iez:])
+			rowHMaterial(m.db[2][bi][ihz:], bhz.Data[ihz:][:n], bey.Data[iey+1:], bey.Data[iey:], bex.Data[iex+exy:], bex.Data[iex:])
 		}
 	}
 }
