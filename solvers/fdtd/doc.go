@@ -21,6 +21,15 @@
 // step. CavityModes, Spectrum and Peaks compare a probe's spectrum with the
 // analytic and the Yee-discrete resonances of a PEC box.
 //
+// # Output
+//
+// Slice gathers one plane of one component (collective); WriteSlicePNG
+// draws it with a diverging colour map and a scale bar. WriteVTK writes
+// every block as VTK XML image data (.vti, one per block of every rank)
+// and rank 0 a .pvti that ParaView opens as one dataset. WriteProbesCSV
+// writes probe series. Checkpoint and Restore save and restore the state
+// in a decomposition-independent file.
+//
 // # Scheme and storage
 //
 // The grid is NX×NY×NZ cells. Cell (i, j, k) holds the six components at
