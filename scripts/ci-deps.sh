@@ -5,9 +5,10 @@
 # scripts/slurm-up.sh), iproute2 and util-linux (TestTwoNodes via
 # scripts/twonode.sh) and hyperfine (start-up comparisons). Needs root (or
 # sudo); does nothing for packages already installed. Chromium is for the
-# decomposition viewer's browser test (decomp/render).
+# decomposition viewer's browser test (decomp/render); python3-vtk9 lets the
+# FDTD output test read its .pvti files with VTK's own reader.
 set -euo pipefail
-pkgs=(openmpi-bin libopenmpi-dev mpich slurm-wlm munge iproute2 util-linux procps hyperfine chromium)
+pkgs=(openmpi-bin libopenmpi-dev mpich slurm-wlm munge iproute2 util-linux procps hyperfine chromium python3-vtk9)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
