@@ -99,8 +99,16 @@ type pmlRegion[T Float] struct {
 	step      int // index offset of one cell along the axis in src
 	pos       *pmlProfile[T]
 	psi       []T
-	name      string // for checkpoints: component, axis, side
+	layer     int // index in Solver.pmlLayers
 	lowerSide bool
+}
+
+// A pmlLayer is the global box of one term's auxiliary field on one side:
+// the same on every rank (a checkpoint section), whatever part of it a rank
+// holds.
+type pmlLayer struct {
+	name string // component, axis, source, side
+	box  decomp.Box
 }
 
 // pmlProfile holds the coefficients along one axis at the positions of
@@ -192,6 +200,9 @@ func (s *Solver[T]) setupPML(opt PMLOptions) error {
 						}
 					}
 				}
+				s.pmlLayers = append(s.pmlLayers, pmlLayer{
+					name: fmt.Sprintf("psi_%v_d%c%v_%s", term.c, "xyz"[a], term.src, [2]string{"lo", "hi"}[side]),
+					box:  layer})
 				for bi, blk := range s.f[term.c].Blocks() {
 					box := blk.Interior().Intersect(layer)
 					if box.Empty() {
@@ -201,8 +212,7 @@ func (s *Solver[T]) setupPML(opt PMLOptions) error {
 					sy, sz := src.Stride()
 					step := [3]int{1, sy, sz}[a]
 					r := pmlRegion[T]{term: term, block: bi, box: box, f: blk, src: src, step: step,
-						pos: prof[a][pass], psi: make([]T, box.Cells()), lowerSide: side == 0,
-						name: fmt.Sprintf("psi_%v_d%c%v_%s", term.c, "xyz"[a], term.src, [2]string{"lo", "hi"}[side])}
+						pos: prof[a][pass], psi: make([]T, box.Cells()), lowerSide: side == 0, layer: len(s.pmlLayers) - 1}
 					s.pml = append(s.pml, r)
 				}
 			}

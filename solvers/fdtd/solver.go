@@ -148,14 +148,15 @@ type Solver[T Float] struct {
 	hPlan *halo.Plan                      // exchanges H (before the E update)
 	// mat holds the per-entry update coefficients when Options.Material is
 	// set (nil: vacuum, the uniform kernels above).
-	mat      *materialCoefs[T]
-	material func(x, y, z int) Material
-	pml      []pmlRegion[T] // CPML auxiliary fields, E terms first
-	pmlE     int            // pml[:pmlE] correct E, the rest H
-	sources  []localSource
-	probes   []localProbe
-	nProbes  int
-	steps    int
+	mat       *materialCoefs[T]
+	material  func(x, y, z int) Material
+	pml       []pmlRegion[T] // CPML auxiliary fields, E terms first
+	pmlLayers []pmlLayer     // their global boxes, for checkpoints
+	pmlE      int            // pml[:pmlE] correct E, the rest H
+	sources   []localSource
+	probes    []localProbe
+	nProbes   int
+	steps     int
 	// Per block: the parts updated while the exchange is in flight (inner)
 	// and after it (rest).
 	hInner, hRest [][]decomp.Box
