@@ -39,12 +39,13 @@ func cmdFDTD(args []string, stdout, stderr io.Writer) int {
 	method := fs.String("method", decomp.MethodHilbert, "decomposition method")
 	tr := fs.String("transport", "shm", "medium between ranks: shm or tcp")
 	typ := fs.String("type", "float64", "field type: float64 or float32")
+	threads := fs.Int("threads", 1, "goroutines updating each rank's cells (threads within a process)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	checkpoint := fs.String("checkpoint", "", "write the state to `FILE` at the end (and see -checkpoint-every)")
 	every := fs.Int("checkpoint-every", 0, "also write -checkpoint FILE whenever the step count is a multiple of `N`")
 	restart := fs.String("restart", "", "restore the state from `FILE` before stepping; -steps then counts the steps to add")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: hilo fdtd -ref N [-steps K] [-skew] [-ranks P] [-method M] [-transport shm|tcp] [-type float64|float32]\n"+
+		fmt.Fprintf(stderr, "usage: hilo fdtd -ref N [-steps K] [-skew] [-ranks P] [-method M] [-transport shm|tcp] [-type float64|float32] [-threads T]\n"+
 			"                 [-checkpoint FILE [-checkpoint-every N]] [-restart FILE] [-json]\n\n"+
 			"Runs the reference problem of bench/fdtd (3D Yee, PEC box, S = 0.5, a Gaussian soft source)\n"+
 			"in P ranks it spawns and prints energy=Σ E²+Σ H² (%%.15g) and mcells= (N³·K / wall seconds / 1e6,\n"+
@@ -79,6 +80,8 @@ func cmdFDTD(args []string, stdout, stderr io.Writer) int {
 		return bad(fmt.Errorf("-method %q: want one of %v", *method, decomp.Methods()))
 	case *ranks < 1 || *ranks > (*n)*(*n)*(*n):
 		return bad(fmt.Errorf("-ranks %d: want 1..%d", *ranks, (*n)*(*n)*(*n)))
+	case *threads < 1 || *threads > 1024:
+		return bad(fmt.Errorf("-threads %d: want 1..1024", *threads))
 	case *every < 0:
 		return bad(fmt.Errorf("-checkpoint-every %d: want at least 0", *every))
 	case *every > 0 && *checkpoint == "":
@@ -102,7 +105,7 @@ func cmdFDTD(args []string, stdout, stderr io.Writer) int {
 		*f.path = abs
 		rankArgs = append(rankArgs[:len(rankArgs):len(rankArgs)], f.name, abs)
 	}
-	cfg := fdtdRun{n: *n, steps: *steps, skew: *skew, method: *method, checkpoint: *checkpoint, every: *every, restart: *restart}
+	cfg := fdtdRun{n: *n, steps: *steps, skew: *skew, method: *method, threads: *threads, checkpoint: *checkpoint, every: *every, restart: *restart}
 	job := spawnedJob{command: []string{"fdtd"}, ranks: *ranks, transport: *tr, timeout: time.Hour, args: rankArgs, stderr: stderr,
 		body: func(ctx context.Context, comm *transport.Comm) (any, error) {
 			if *typ == "float32" {
@@ -141,6 +144,7 @@ type fdtdRun struct {
 	n, steps   int
 	skew       bool
 	method     string
+	threads    int
 	checkpoint string // write the state here at the end (and every `every` steps)
 	every      int
 	restart    string // restore the state from here first
@@ -155,7 +159,7 @@ func runFDTD[T fdtd.Float](ctx context.Context, comm *transport.Comm, cfg fdtdRu
 	if cfg.skew {
 		src = fdtd.SkewSources(dims)
 	}
-	s, err := fdtd.New[T](ctx, comm, fdtd.Options{Dims: dims, Courant: 0.5, Method: cfg.method, Sources: src})
+	s, err := fdtd.New[T](ctx, comm, fdtd.Options{Dims: dims, Courant: 0.5, Method: cfg.method, Sources: src, Threads: cfg.threads})
 	if err != nil {
 		return fdtdResult{}, err
 	}

@@ -607,3 +607,49 @@ func TestCheckpointPMLMaterials(t *testing.T) {
 		t.Errorf("restoring a PML checkpoint without PML: %v, want ErrCheckpoint", err)
 	}
 }
+
+// TestThreads: with the updates spread over goroutines (Options.Threads),
+// the fields are bitwise those of one thread, on one rank and on three, and
+// a step allocates nothing.
+func TestThreads(t *testing.T) {
+	dims := [3]int{14, 12, 10}
+	opt := Options{Dims: dims, Courant: 0.45, Sources: SkewSources(dims), Boundaries: [3][2]Boundary{{PML, PML}, {}, {}}, PML: PMLOptions{Cells: 3}}
+	one := simulate[float64](t, 1, opt, 50)
+	for _, tc := range []struct{ ranks, threads int }{{1, 2}, {1, 3}, {3, 4}} {
+		o := opt
+		o.Threads = tc.threads
+		got := simulate[float64](t, tc.ranks, o, 50)
+		for c := Ex; c <= Hz; c++ {
+			for i, v := range got.fields[c] {
+				if math.Float64bits(v) != math.Float64bits(one.fields[c][i]) {
+					t.Fatalf("%d ranks × %d threads: %v at %d: %v, one thread %v", tc.ranks, tc.threads, c, i, v, one.fields[c][i])
+				}
+			}
+		}
+	}
+	err := runRanks(t, 1, func(ctx context.Context, comm *transport.Comm) error {
+		o := opt
+		o.Threads = 2
+		s, err := New[float64](ctx, comm, o)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		var stepErr error
+		allocs := testing.AllocsPerRun(20, func() {
+			if err := s.Step(ctx); err != nil {
+				stepErr = err
+			}
+		})
+		if stepErr != nil {
+			return stepErr
+		}
+		if allocs != 0 {
+			return fmt.Errorf("a step with 2 threads allocates %v times", allocs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -61,6 +61,9 @@ type Options struct {
 	Decomposition *decomp.Decomposition
 	// Pad is the row padding in elements (halo.Pad); 0 means 8, 1 none.
 	Pad int
+	// Threads is the number of goroutines that update this rank's cells
+	// (0 or 1: the calling goroutine alone). The fields do not depend on it.
+	Threads int
 	// Boundaries[a][side] is the boundary on the low (0) and high (1) side
 	// of axis a; the zero value is PEC. Periodic must be set on both sides
 	// of an axis.
@@ -161,6 +164,7 @@ type Solver[T Float] struct {
 	// and after it (rest).
 	hInner, hRest [][]decomp.Box
 	eInner, eRest [][]decomp.Box
+	threads       *threadPool // nil: one thread
 }
 
 // New builds the solver of rank comm.Rank() with fields of type T (float64
@@ -265,6 +269,11 @@ func New[T Float](ctx context.Context, comm *transport.Comm, opt Options) (*Solv
 	}
 	s.hInner, s.hRest = splitOverlap(interiors, s.ePlan.Layout(), 1)
 	s.eInner, s.eRest = splitOverlap(interiors, s.hPlan.Layout(), 0)
+	if opt.Threads < 0 || opt.Threads > 1024 {
+		s.Close()
+		return nil, fmt.Errorf("%w: %d threads", ErrInvalid, opt.Threads)
+	}
+	s.startThreads(opt.Threads)
 	return s, nil
 }
 
@@ -336,8 +345,9 @@ func (s *Solver[T]) EPlan() *halo.Plan { return s.ePlan }
 // HPlan: see EPlan.
 func (s *Solver[T]) HPlan() *halo.Plan { return s.hPlan }
 
-// Close closes the exchange plans.
+// Close stops the solver's threads and closes the exchange plans.
 func (s *Solver[T]) Close() error {
+	s.stopThreads()
 	return errors.Join(s.ePlan.Close(), s.hPlan.Close())
 }
 
@@ -349,38 +359,22 @@ func (s *Solver[T]) Step(ctx context.Context) error {
 	if err := s.hPlan.Start(ctx); err != nil {
 		return err
 	}
-	for bi := range s.eInner {
-		for _, box := range s.eInner[bi] {
-			s.updateE(bi, box)
-		}
-	}
+	s.runPhase(phaseEInner)
 	if err := s.hPlan.Wait(ctx); err != nil {
 		return err
 	}
-	for bi := range s.eRest {
-		for _, box := range s.eRest[bi] {
-			s.updateE(bi, box)
-		}
-	}
+	s.runPhase(phaseERest)
 	s.correctPML(s.pml[:s.pmlE])
 	s.applySources(false)
 	// H update: E from the upper neighbours.
 	if err := s.ePlan.Start(ctx); err != nil {
 		return err
 	}
-	for bi := range s.hInner {
-		for _, box := range s.hInner[bi] {
-			s.updateH(bi, box)
-		}
-	}
+	s.runPhase(phaseHInner)
 	if err := s.ePlan.Wait(ctx); err != nil {
 		return err
 	}
-	for bi := range s.hRest {
-		for _, box := range s.hRest[bi] {
-			s.updateH(bi, box)
-		}
-	}
+	s.runPhase(phaseHRest)
 	s.correctPML(s.pml[s.pmlE:])
 	s.applySources(true)
 	s.steps++
