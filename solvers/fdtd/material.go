@@ -12,8 +12,8 @@ type Material struct {
 	Eps, Mu, Sigma float64
 }
 
-// Vacuum is ε = μ = 1, σ = 0.
-var Vacuum = Material{Eps: 1, Mu: 1}
+// Vacuum returns the material of empty space: ε = μ = 1, σ = 0.
+func Vacuum() Material { return Material{Eps: 1, Mu: 1} }
 
 // materialCoefs are the per-entry update coefficients of a solver with
 // materials, laid out like the blocks of the components they update: the E

@@ -253,7 +253,7 @@ func TestModifiedEnergyLongRun(t *testing.T) {
 			if x >= 6 {
 				return Material{Eps: 2, Mu: 1.5}
 			}
-			return Vacuum
+			return Vacuum()
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -401,7 +401,7 @@ func TestMaterialVacuumBitwise(t *testing.T) {
 	dims := [3]int{14, 12, 10}
 	opt := Options{Dims: dims, Courant: 0.45, Sources: SkewSources(dims)}
 	plain := simulate[float64](t, 1, opt, 40)
-	opt.Material = func(x, y, z int) Material { return Vacuum }
+	opt.Material = func(x, y, z int) Material { return Vacuum() }
 	vac := simulate[float64](t, 2, opt, 40)
 	for c := Ex; c <= Hz; c++ {
 		for i, v := range vac.fields[c] {
