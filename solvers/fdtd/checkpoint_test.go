@@ -15,21 +15,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hilo-hpc/hilo/decomp"
 	"github.com/hilo-hpc/hilo/transport"
-	"github.com/hilo-hpc/hilo/transport/inproc"
 )
-
-// ckptRanks runs fn on n inproc goroutine ranks, bounded by a deadline so
-// that a rank left waiting fails the test instead of hanging it.
-func ckptRanks(t testing.TB, n int, fn func(ctx context.Context, c *transport.Comm) error) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return inproc.Run(ctx, n, fn)
-}
 
 // ckptState is the whole state of a run, gathered over its ranks.
 type ckptState struct {
@@ -123,7 +112,7 @@ func testCheckpointBitwise[T Float](t *testing.T) {
 	// disturb it) and recording the state there.
 	atK1, atK := newCkptState(opt.Dims), newCkptState(opt.Dims)
 	var mu sync.Mutex
-	err := ckptRanks(t, 1, func(ctx context.Context, c *transport.Comm) error {
+	err := runRanks(t, 1, func(ctx context.Context, c *transport.Comm) error {
 		s, err := New[T](ctx, c, opt)
 		if err != nil {
 			return err
@@ -152,7 +141,7 @@ func testCheckpointBitwise[T Float](t *testing.T) {
 		}
 	}
 
-	err = ckptRanks(t, 3, func(ctx context.Context, c *transport.Comm) error {
+	err = runRanks(t, 3, func(ctx context.Context, c *transport.Comm) error {
 		o := opt
 		o.Method = decomp.MethodHilbert
 		s, err := New[T](ctx, c, o)
@@ -192,7 +181,7 @@ func testCheckpointBitwise[T Float](t *testing.T) {
 		t.Run(fmt.Sprintf("P=%d/%s", c.p, c.method), func(t *testing.T) {
 			restored, final := newCkptState(opt.Dims), newCkptState(opt.Dims)
 			var mu sync.Mutex
-			err := ckptRanks(t, c.p, func(ctx context.Context, comm *transport.Comm) error {
+			err := runRanks(t, c.p, func(ctx context.Context, comm *transport.Comm) error {
 				o := opt
 				o.Method = c.method
 				s, err := New[T](ctx, comm, o)
@@ -270,7 +259,7 @@ func TestCheckpointRefused(t *testing.T) {
 	opt := Options{Dims: dims, Sources: RefSources(dims)}
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.ckpt")
-	err := ckptRanks(t, 2, func(ctx context.Context, c *transport.Comm) error {
+	err := runRanks(t, 2, func(ctx context.Context, c *transport.Comm) error {
 		s, err := New[float64](ctx, c, opt)
 		if err != nil {
 			return err
@@ -356,7 +345,7 @@ func TestCheckpointRefused(t *testing.T) {
 // containing want, and that the solver is unchanged.
 func refuse[T Float](t *testing.T, opt Options, path, want string, extra bool) error {
 	var once sync.Once
-	return ckptRanks(t, 3, func(ctx context.Context, c *transport.Comm) error {
+	return runRanks(t, 3, func(ctx context.Context, c *transport.Comm) error {
 		s, err := New[T](ctx, c, opt)
 		if err != nil {
 			return err
@@ -406,7 +395,7 @@ func TestCheckpointWriteFailure(t *testing.T) {
 		{"path is a directory", taken, "taken"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := ckptRanks(t, 3, func(ctx context.Context, comm *transport.Comm) error {
+			err := runRanks(t, 3, func(ctx context.Context, comm *transport.Comm) error {
 				s, err := New[float64](ctx, comm, Options{Dims: dims, Sources: RefSources(dims)})
 				if err != nil {
 					return err
@@ -465,7 +454,7 @@ func TestCheckpointExtraSection(t *testing.T) {
 		return sec, nil
 	}
 	path := filepath.Join(t.TempDir(), "extra.ckpt")
-	err := ckptRanks(t, 3, func(ctx context.Context, c *transport.Comm) error {
+	err := runRanks(t, 3, func(ctx context.Context, c *transport.Comm) error {
 		s, err := New[float64](ctx, c, Options{Dims: dims})
 		if err != nil {
 			return err
@@ -495,7 +484,7 @@ func TestCheckpointExtraSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen sync.Map
-	err = ckptRanks(t, 5, func(ctx context.Context, c *transport.Comm) error {
+	err = runRanks(t, 5, func(ctx context.Context, c *transport.Comm) error {
 		s, err := New[float64](ctx, c, Options{Dims: dims, Method: decomp.MethodBlock})
 		if err != nil {
 			return err
@@ -545,7 +534,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	for _, op := range []string{"write", "restore"} {
 		b.Run(op, func(b *testing.B) {
 			b.SetBytes(int64(6 * 8 * dims[0] * dims[1] * dims[2]))
-			err := ckptRanks(b, 4, func(ctx context.Context, c *transport.Comm) error {
+			err := runRanks(b, 4, func(ctx context.Context, c *transport.Comm) error {
 				s, err := New[float64](ctx, c, Options{Dims: dims, Sources: RefSources(dims)})
 				if err != nil {
 					return err

@@ -48,6 +48,23 @@ func modeAmplitudes(dims, mnp [3]int) (amp [3]float64, s2 float64) {
 	return amp, s2
 }
 
+// cosRatioError checks a mode's time series against the leapfrog
+// recurrence Eⁿ⁺¹ + Eⁿ⁻¹ = 2cos(ω̃Δt)Eⁿ: e0 is E⁰ and series[n-1] is Eⁿ. It
+// returns the worst |(Eⁿ⁺¹ + Eⁿ⁻¹)/(2Eⁿ) − cosWant| over the steps where
+// |Eⁿ| ≥ floor (near a zero the ratio only measures round-off) and how
+// many steps it checked.
+func cosRatioError(e0 float64, series []float64, cosWant, floor float64) (worst float64, checked int) {
+	e := append([]float64{e0}, series...)
+	for n := 1; n+1 < len(e); n++ {
+		if math.Abs(e[n]) < floor {
+			continue
+		}
+		worst = math.Max(worst, math.Abs((e[n+1]+e[n-1])/(2*e[n])-cosWant))
+		checked++
+	}
+	return worst, checked
+}
+
 // TestDiscreteCavityMode: a discrete eigenmode of the PEC box, set as the
 // initial E with H = 0, satisfies (Eⁿ⁺¹ + Eⁿ⁻¹)/(2Eⁿ) = cos(ω̃Δt) to 1e-12
 // at every probed entry and step, with ω̃ from the Yee dispersion relation
@@ -103,15 +120,8 @@ func TestDiscreteCavityMode(t *testing.T) {
 					if len(ser) != steps {
 						return fmt.Errorf("probe %d: %d values, want %d", pi, len(ser), steps)
 					}
-					e := append([]float64{e0}, ser...) // e[n] = Eⁿ
-					for n := 1; n+1 < len(e); n++ {
-						if math.Abs(e[n]) < 0.05*top {
-							continue
-						}
-						got := (e[n+1] + e[n-1]) / (2 * e[n])
-						worst = math.Max(worst, math.Abs(got-want))
-						checked++
-					}
+					w, c := cosRatioError(e0, ser, want, 0.05*top)
+					worst, checked = math.Max(worst, w), checked+c
 				}
 				t.Logf("cos(ω̃Δt) = %.15f: %d ratios checked, worst error %.1e", want, checked, worst)
 				if checked < 500 || worst > 1e-12 {
@@ -157,14 +167,8 @@ func TestPeriodicPlaneWave(t *testing.T) {
 		}
 		worst, checked := 0.0, 0
 		for x, ser := range series {
-			e := append([]float64{math.Cos(k * float64(x))}, ser...)
-			for n := 1; n+1 < len(e); n++ {
-				if math.Abs(e[n]) < 0.05 {
-					continue
-				}
-				worst = math.Max(worst, math.Abs((e[n+1]+e[n-1])/(2*e[n])-want))
-				checked++
-			}
+			w, c := cosRatioError(math.Cos(k*float64(x)), ser, want, 0.05)
+			worst, checked = math.Max(worst, w), checked+c
 		}
 		t.Logf("periodic plane wave: %d ratios, worst error %.1e", checked, worst)
 		if checked < 1000 || worst > 1e-12 {
@@ -539,61 +543,45 @@ func TestCheckpointPMLMaterials(t *testing.T) {
 		Boundaries: [3][2]Boundary{{PML, PML}, {Periodic, Periodic}, {PEC, PML}}, PML: PMLOptions{Cells: 4},
 		Material: func(x, y, z int) Material { return Material{Eps: 1 + float64(x%3)/2, Mu: 1, Sigma: float64(z%2) / 10} }}
 	const k, k1 = 60, 23
-	want := simulate[float64](t, 1, opt, k)
-	path := t.TempDir() + "/pml.ckpt"
-	err := runRanks(t, 3, func(ctx context.Context, comm *transport.Comm) error {
-		s, err := New[float64](ctx, comm, opt)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		if err := s.Run(ctx, k1); err != nil {
-			return err
-		}
-		return s.Checkpoint(ctx, path)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make([][]float64, 6)
-	for c := range got {
-		got[c] = make([]float64, dims[0]*dims[1]*dims[2])
-	}
 	var mu sync.Mutex
-	o := opt
-	o.Method = "rcb"
-	err = runRanks(t, 5, func(ctx context.Context, comm *transport.Comm) error {
-		s, err := New[float64](ctx, comm, o)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		if err := s.Restore(ctx, path); err != nil {
-			return err
-		}
-		if err := s.Run(ctx, k-k1); err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for c := Ex; c <= Hz; c++ {
-			s.Each(c, func(x, y, z int, v float64) { got[c][x+dims[0]*(y+dims[1]*z)] = v })
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for c := Ex; c <= Hz; c++ {
-		for i, v := range got[c] {
-			if math.Float64bits(v) != math.Float64bits(want.fields[c][i]) {
-				t.Fatalf("%v at %d: %v after restart, %v uninterrupted", c, i, v, want.fields[c][i])
+	want, got := newCkptState(dims), newCkptState(dims)
+	path := t.TempDir() + "/pml.ckpt"
+	for _, run := range []struct {
+		ranks   int
+		method  string
+		restore bool
+		steps   int
+		st      *ckptState
+	}{{1, "", false, k, want}, {3, "", false, k1, nil}, {5, "rcb", true, k - k1, got}} {
+		o := opt
+		o.Method = run.method
+		err := runRanks(t, run.ranks, func(ctx context.Context, comm *transport.Comm) error {
+			s, err := New[float64](ctx, comm, o)
+			if err != nil {
+				return err
 			}
+			defer s.Close()
+			if run.restore {
+				if err := s.Restore(ctx, path); err != nil {
+					return err
+				}
+			}
+			if err := s.Run(ctx, run.steps); err != nil {
+				return err
+			}
+			if run.st == nil {
+				return s.Checkpoint(ctx, path)
+			}
+			return record(ctx, s, run.st, &mu)
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
+	sameState(t, "restarted on 5 ranks (rcb) from 3 ranks' checkpoint", got, want)
 	// Without the ψ sections the restart would differ: a solver without
 	// PML refuses this file.
-	err = runRanks(t, 1, func(ctx context.Context, comm *transport.Comm) error {
+	err := runRanks(t, 1, func(ctx context.Context, comm *transport.Comm) error {
 		o := opt
 		o.Boundaries = [3][2]Boundary{{PEC, PEC}, {Periodic, Periodic}, {PEC, PEC}}
 		s, err := New[float64](ctx, comm, o)
