@@ -117,3 +117,116 @@ h1:
 hdone:
 	VZEROUPPER
 	RET
+
+// The float32 kernels: the same, 8 lanes per vector, 16 per iteration.
+
+// func rowE32AVX2(dt float32, e, a, am, b, bm []float32)
+// e += dt*((a - am) - (b - bm))
+TEXT ·rowE32AVX2(SB), NOSPLIT, $0-128
+	MOVQ e_base+8(FP), DI
+	MOVQ e_len+16(FP), CX
+	MOVQ a_base+32(FP), SI
+	MOVQ am_base+56(FP), R8
+	MOVQ b_base+80(FP), R9
+	MOVQ bm_base+104(FP), R10
+	VBROADCASTSS dt+0(FP), Y0
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-16, DX
+
+f16e:
+	CMPQ AX, DX
+	JAE  f1e
+	VMOVUPS (SI)(AX*4), Y1
+	VMOVUPS 32(SI)(AX*4), Y4
+	VSUBPS  (R8)(AX*4), Y1, Y1
+	VSUBPS  32(R8)(AX*4), Y4, Y4
+	VMOVUPS (R9)(AX*4), Y2
+	VMOVUPS 32(R9)(AX*4), Y5
+	VSUBPS  (R10)(AX*4), Y2, Y2
+	VSUBPS  32(R10)(AX*4), Y5, Y5
+	VSUBPS  Y2, Y1, Y1
+	VSUBPS  Y5, Y4, Y4
+	VMULPS  Y0, Y1, Y1
+	VMULPS  Y0, Y4, Y4
+	VADDPS  (DI)(AX*4), Y1, Y1
+	VADDPS  32(DI)(AX*4), Y4, Y4
+	VMOVUPS Y1, (DI)(AX*4)
+	VMOVUPS Y4, 32(DI)(AX*4)
+	ADDQ    $16, AX
+	JMP     f16e
+
+f1e:
+	CMPQ   AX, CX
+	JAE    fdonee
+	VMOVSS (SI)(AX*4), X1
+	VSUBSS (R8)(AX*4), X1, X1
+	VMOVSS (R9)(AX*4), X2
+	VSUBSS (R10)(AX*4), X2, X2
+	VSUBSS X2, X1, X1
+	VMULSS X0, X1, X1
+	VADDSS (DI)(AX*4), X1, X1
+	VMOVSS X1, (DI)(AX*4)
+	INCQ   AX
+	JMP    f1e
+
+fdonee:
+	VZEROUPPER
+	RET
+
+// func rowH32AVX2(dt float32, h, ap, a, bp, b []float32)
+// h -= dt*((ap - a) - (bp - b))
+TEXT ·rowH32AVX2(SB), NOSPLIT, $0-128
+	MOVQ h_base+8(FP), DI
+	MOVQ h_len+16(FP), CX
+	MOVQ ap_base+32(FP), SI
+	MOVQ a_base+56(FP), R8
+	MOVQ bp_base+80(FP), R9
+	MOVQ b_base+104(FP), R10
+	VBROADCASTSS dt+0(FP), Y0
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-16, DX
+
+f16h:
+	CMPQ AX, DX
+	JAE  f1h
+	VMOVUPS (SI)(AX*4), Y1
+	VMOVUPS 32(SI)(AX*4), Y4
+	VSUBPS  (R8)(AX*4), Y1, Y1
+	VSUBPS  32(R8)(AX*4), Y4, Y4
+	VMOVUPS (R9)(AX*4), Y2
+	VMOVUPS 32(R9)(AX*4), Y5
+	VSUBPS  (R10)(AX*4), Y2, Y2
+	VSUBPS  32(R10)(AX*4), Y5, Y5
+	VSUBPS  Y2, Y1, Y1
+	VSUBPS  Y5, Y4, Y4
+	VMULPS  Y0, Y1, Y1
+	VMULPS  Y0, Y4, Y4
+	VMOVUPS (DI)(AX*4), Y3
+	VMOVUPS 32(DI)(AX*4), Y6
+	VSUBPS  Y1, Y3, Y3
+	VSUBPS  Y4, Y6, Y6
+	VMOVUPS Y3, (DI)(AX*4)
+	VMOVUPS Y6, 32(DI)(AX*4)
+	ADDQ    $16, AX
+	JMP     f16h
+
+f1h:
+	CMPQ   AX, CX
+	JAE    fdoneh
+	VMOVSS (SI)(AX*4), X1
+	VSUBSS (R8)(AX*4), X1, X1
+	VMOVSS (R9)(AX*4), X2
+	VSUBSS (R10)(AX*4), X2, X2
+	VSUBSS X2, X1, X1
+	VMULSS X0, X1, X1
+	VMOVSS (DI)(AX*4), X3
+	VSUBSS X1, X3, X3
+	VMOVSS X3, (DI)(AX*4)
+	INCQ   AX
+	JMP    f1h
+
+fdoneh:
+	VZEROUPPER
+	RET
