@@ -10,7 +10,13 @@
 # rank fails; 3 with "twonode: cannot ..." if namespaces cannot be made.
 # Needs root and iproute2, util-linux.
 #
+# Optional link shaping, like a cluster's network (default: none, the
+# veth's full speed): TWONODE_RATE=1gbit limits each direction with a token
+# bucket (tc tbf; TWONODE_BURST, default 64kb), TWONODE_DELAY=50us adds a
+# one-way delay (tc netem; exits 3 if the kernel has no netem).
+#
 #   RANKTEST_MODE=ring scripts/twonode.sh ./launch.test -test.run='^TestRankProgram$'
+#   TWONODE_RATE=1gbit scripts/twonode.sh hilo scale -worker ...
 set -uo pipefail
 if [[ $# -lt 1 ]]; then echo "usage: twonode.sh PROG [ARGS...]" >&2; exit 2; fi
 if [[ $(id -u) != 0 ]]; then echo "twonode: cannot run: needs root" >&2; exit 3; fi
@@ -45,6 +51,26 @@ for ns in "$nsA" "$nsB"; do ip -n "$ns" link set lo up; done
 ip -n "$nsA" link set "${tag}va" up
 ip -n "$nsB" link set "${tag}vb" up
 set +e
+# shape NS DEV: the optional rate limit and delay on one end of the veth.
+shape() {
+  local ns=$1 dev=$2 parent="root" err
+  if [[ -n ${TWONODE_DELAY:-} ]]; then
+    if ! err=$(ip netns exec "$ns" tc qdisc add dev "$dev" root handle 1: netem delay "$TWONODE_DELAY" 2>&1); then
+      echo "twonode: cannot add a delay (tc netem: $err)" >&2; return 3
+    fi
+    parent="parent 1:1"
+  fi
+  if [[ -n ${TWONODE_RATE:-} ]]; then
+    # shellcheck disable=SC2086
+    if ! err=$(ip netns exec "$ns" tc qdisc add dev "$dev" $parent handle 10: tbf rate "$TWONODE_RATE" \
+        burst "${TWONODE_BURST:-64kb}" latency 100ms 2>&1); then
+      echo "twonode: cannot limit the rate (tc tbf: $err)" >&2; return 3
+    fi
+  fi
+  return 0
+}
+shape "$nsA" "${tag}va" || exit 3
+shape "$nsB" "${tag}vb" || exit 3
 
 key=$(head -c32 /dev/urandom | base64)
 port=$((20000 + RANDOM % 10000))

@@ -27,6 +27,7 @@ func subcommands() []subcommand {
 		{"run", "start N ranks of a program on this machine", cmdRun},
 		{"bench", "measure: pingpong (latency, bandwidth) or halo (exchange time) in spawned ranks", cmdBench},
 		{"fdtd", "3D Yee FDTD: bench/fdtd's reference problem in spawned ranks (energy, Mcells/s)", cmdFDTD},
+		{"scale", "scaling runs over rank counts and methods (any launcher); -project models up to 32,768 ranks", cmdScale},
 	}
 }
 
