@@ -15,7 +15,7 @@ type AnyField interface {
 	// pack writes the spans into msg (aligned: typed copies; else bytes).
 	pack(msg []byte, spans []span, aligned bool)
 	unpack(msg []byte, spans []span, aligned bool)
-	copyLocal(dst, src span)
+	copyLocal(c *localCopy)
 	verifyFill(k, cells, codes int)
 	verifyCheck(fi, k, cells, codes int) error
 }

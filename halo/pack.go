@@ -18,6 +18,9 @@ type span struct {
 	sy, sz     int
 	off        int
 	elems      int
+	// pairNext marks a span that is packed or unpacked together with the
+	// next one of its group in one pass over their rows (see pairable).
+	pairNext bool
 }
 
 // makeSpan lays out box (which must lie in the block's Bounds) of a block.
@@ -123,6 +126,61 @@ func scatter[T any](dst, src []T, s span) {
 	}
 }
 
+// gatherPair is gather of two pairable spans in one pass over their rows
+// (len(dst1) == s1.elems, len(dst2) == s2.elems).
+func gatherPair[T any](dst1, dst2, src []T, s1, s2 span) {
+	o := 0
+	for z := range s1.nz {
+		i1, i2 := s1.start+z*s1.sz, s2.start+z*s2.sz
+		if s1.nx == 1 {
+			row1 := dst1[o : o+s1.ny]
+			row2 := dst2[o : o+len(row1)]
+			for y := range row1 {
+				row1[y] = src[i1]
+				row2[y] = src[i2]
+				i1 += s1.sy
+				i2 += s1.sy
+			}
+			o += s1.ny
+			continue
+		}
+		for range s1.ny {
+			copyShort(dst1[o:o+s1.nx], src[i1:i1+s1.nx])
+			copyShort(dst2[o:o+s1.nx], src[i2:i2+s1.nx])
+			o += s1.nx
+			i1 += s1.sy
+			i2 += s1.sy
+		}
+	}
+}
+
+// scatterPair is the inverse of gatherPair.
+func scatterPair[T any](dst, src1, src2 []T, s1, s2 span) {
+	o := 0
+	for z := range s1.nz {
+		i1, i2 := s1.start+z*s1.sz, s2.start+z*s2.sz
+		if s1.nx == 1 {
+			row1 := src1[o : o+s1.ny]
+			row2 := src2[o : o+len(row1)]
+			for y, v := range row1 {
+				dst[i1] = v
+				dst[i2] = row2[y]
+				i1 += s1.sy
+				i2 += s1.sy
+			}
+			o += s1.ny
+			continue
+		}
+		for range s1.ny {
+			copyShort(dst[i1:i1+s1.nx], src1[o:o+s1.nx])
+			copyShort(dst[i2:i2+s1.nx], src2[o:o+s1.nx])
+			o += s1.nx
+			i1 += s1.sy
+			i2 += s1.sy
+		}
+	}
+}
+
 func copyShort[T any](dst, src []T) {
 	src = src[:len(dst)]
 	for i := range dst {
@@ -148,6 +206,69 @@ func copyBox[T any](dst, src []T, d, s span) {
 			copy(dst[j:j+s.nx], src[i:i+s.nx])
 			i += s.sy
 			j += d.sy
+		}
+	}
+}
+
+// copyBoxPair does two copyBox copies of the same shape (d1 <- s1 and
+// d2 <- s2, all four spans nx by ny by nz) in one pass over their rows. It
+// is meant for short rows, such as the two x-normal faces of a periodic
+// wrap: each row holds a cell of both copies, one at either end, so one
+// pass touches each row's cache lines once instead of twice.
+func copyBoxPair[T any](dst1, src1 []T, d1, s1 span, dst2, src2 []T, d2, s2 span) {
+	nx := s1.nx
+	if nx == 1 && oneBlock(d1, s1, d2, s2) {
+		// The periodic wrap of one block: a leaner loop (one index, four
+		// fixed offsets) keeps everything in registers.
+		copyPairOneBlock(dst1, d1.start, s1.start, d2.start, s2.start, s1.ny, s1.nz, s1.sy, s1.sz)
+		return
+	}
+	for z := range s1.nz {
+		i1, j1 := s1.start+z*s1.sz, d1.start+z*d1.sz
+		i2, j2 := s2.start+z*s2.sz, d2.start+z*d2.sz
+		if nx == 1 {
+			for range s1.ny {
+				dst1[j1] = src1[i1]
+				dst2[j2] = src2[i2]
+				i1 += s1.sy
+				j1 += d1.sy
+				i2 += s2.sy
+				j2 += d2.sy
+			}
+			continue
+		}
+		for range s1.ny {
+			copyShort(dst1[j1:j1+nx], src1[i1:i1+nx])
+			copyShort(dst2[j2:j2+nx], src2[i2:i2+nx])
+			i1 += s1.sy
+			j1 += d1.sy
+			i2 += s2.sy
+			j2 += d2.sy
+		}
+	}
+}
+
+// oneBlock reports whether the spans lie in one block (then the copies'
+// slices are one).
+func oneBlock(d1, s1, d2, s2 span) bool {
+	for _, s := range [...]span{d1, d2, s2} {
+		if s.block != s1.block || s.sy != s1.sy || s.sz != s1.sz {
+			return false
+		}
+	}
+	return true
+}
+
+// copyPairOneBlock is copyBoxPair of single-cell rows within one block:
+// data[d1+r] = data[s1+r] and data[d2+r] = data[s2+r] for the ny*nz row
+// offsets r.
+func copyPairOneBlock[T any](data []T, d1, s1, d2, s2, ny, nz, sy, sz int) {
+	for z := range nz {
+		r := z * sz
+		for range ny {
+			data[r+d1] = data[r+s1]
+			data[r+d2] = data[r+s2]
+			r += sy
 		}
 	}
 }

@@ -42,9 +42,13 @@ type peerPlan struct {
 	stats                PeerStats
 }
 
+// A localCopy is one local copy (dst <- src), or two of the same field and
+// shape fused into one pass over their rows (paired: also dst2 <- src2).
 type localCopy struct {
-	f        AnyField
-	dst, src span
+	f          AnyField
+	dst, src   span
+	paired     bool
+	dst2, src2 span
 }
 
 // A Plan exchanges the ghost layers of a set of fields, every step, over
@@ -123,14 +127,7 @@ func NewPlan(ctx context.Context, comm *transport.Comm, opts PlanOptions, fields
 			p.bytesPerExR += pl.RecvBytes
 		}
 	}
-	for _, c := range lay.Local {
-		f := fields[c.Field]
-		p.local = append(p.local, localCopy{
-			f:   f,
-			dst: makeSpan(f.blockGeom(c.DstBlock), c.DstBlock, c.Dst, 0, false),
-			src: makeSpan(f.blockGeom(c.SrcBlock), c.SrcBlock, c.Src, 0, false),
-		})
-	}
+	p.local = localCopies(fields, lay.Local)
 	if len(specs) > 0 {
 		sends, recvs, err := comm.OpenChannels(ctx, specs)
 		if err != nil {
@@ -148,18 +145,83 @@ func NewPlan(ctx context.Context, comm *transport.Comm, opts PlanOptions, fields
 	return p, nil
 }
 
+// localCopies lays out the local copies, pairing copies of one field whose
+// rows are short (x-normal faces, such as the two sides of a periodic wrap
+// along x) and of the same shape, so that one pass over the rows does both.
+// The pairs are independent: a copy's source cells are interior cells,
+// which no local copy writes.
+func localCopies(fields []AnyField, cs []Copy) []localCopy {
+	out := make([]localCopy, 0, len(cs))
+	used := make([]bool, len(cs))
+	mk := func(c Copy) (dst, src span) {
+		f := fields[c.Field]
+		return makeSpan(f.blockGeom(c.DstBlock), c.DstBlock, c.Dst, 0, false),
+			makeSpan(f.blockGeom(c.SrcBlock), c.SrcBlock, c.Src, 0, false)
+	}
+	for i, c := range cs {
+		if used[i] {
+			continue
+		}
+		lc := localCopy{f: fields[c.Field]}
+		lc.dst, lc.src = mk(c)
+		if lc.src.nx < shortRun {
+			for j := i + 1; j < len(cs); j++ {
+				c2 := cs[j]
+				if used[j] || c2.Field != c.Field || c2.Src.Dims() != c.Src.Dims() || overlaps(c, c2) {
+					continue
+				}
+				used[j] = true
+				lc.paired = true
+				lc.dst2, lc.src2 = mk(c2)
+				break
+			}
+		}
+		out = append(out, lc)
+	}
+	return out
+}
+
+// overlaps reports whether either copy writes cells the other reads (never
+// so for copies that read interior cells only; checked all the same, as the
+// pass would then depend on the order of the cells).
+func overlaps(a, b Copy) bool {
+	return (a.DstBlock == b.SrcBlock && !a.Dst.Intersect(b.Src).Empty()) ||
+		(b.DstBlock == a.SrcBlock && !b.Dst.Intersect(a.Src).Empty()) ||
+		(a.DstBlock == b.DstBlock && !a.Dst.Intersect(b.Dst).Empty())
+}
+
 // groups turns the regions of one message into per-field lists of spans.
+// Two regions in a row of one field and block with the same short-row shape
+// (the two x-normal faces a rank sends to a peer that is its neighbour on
+// both sides, across a periodic axis) are marked to be copied in one pass
+// over their rows.
 func groups(fields []AnyField, regs []Region, merge bool) []group {
 	var out []group
+	var prev Region
 	for _, r := range regs {
 		f := fields[r.Field]
 		if len(out) == 0 || out[len(out)-1].f != f {
 			out = append(out, group{f: f})
 		}
 		g := &out[len(out)-1]
-		g.spans = append(g.spans, makeSpan(f.blockGeom(r.Block), r.Block, r.Box, r.Offset, merge))
+		s := makeSpan(f.blockGeom(r.Block), r.Block, r.Box, r.Offset, merge)
+		if n := len(g.spans); n > 0 && !g.spans[n-1].pairNext && (n < 2 || !g.spans[n-2].pairNext) &&
+			pairable(g.spans[n-1], s) && prev.Box.Intersect(r.Box).Empty() {
+			g.spans[n-1].pairNext = true
+		}
+		g.spans = append(g.spans, s)
+		prev = r
 	}
 	return out
+}
+
+// pairable reports whether spans a and b can be copied in one pass over
+// their rows: the same block, shape and strides, and rows too short for a
+// run copy, so that walking both at once saves a pass over the rows' cache
+// lines.
+func pairable(a, b span) bool {
+	return a.block == b.block && a.nx == b.nx && a.ny == b.ny && a.nz == b.nz &&
+		a.sy == b.sy && a.sz == b.sz && a.nx < shortRun
 }
 
 // Layout is the plan's layout: its messages and local copies.
@@ -228,8 +290,9 @@ func (p *Plan) Start(ctx context.Context) error {
 		t0 = t2
 	}
 	if len(p.local) > 0 {
-		for _, c := range p.local {
-			c.f.copyLocal(c.dst, c.src)
+		for i := range p.local {
+			c := &p.local[i]
+			c.f.copyLocal(c)
 		}
 		p.localTime += time.Since(t0)
 	}
@@ -364,7 +427,11 @@ func (p *Plan) Stats() Stats {
 		Local: p.localTime,
 	}
 	for _, c := range p.local {
-		s.LocalBytes += c.src.elems * c.f.base().elemSize
+		n := c.src.elems
+		if c.paired {
+			n += c.src2.elems
+		}
+		s.LocalBytes += n * c.f.base().elemSize
 	}
 	for i := range p.peers {
 		ps := p.peers[i].stats
