@@ -138,11 +138,8 @@ func benchPingpong(args []string, stdout, stderr io.Writer) int {
 			"as the OSU micro-benchmarks measure them (bench/mpi/pingpong.c is the MPI twin).\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+	if status, ok := parseArgs(fs, args); !ok {
+		return status
 	}
 	if *tr != "shm" && *tr != "tcp" {
 		fmt.Fprintf(stderr, "hilo bench pingpong: -transport %q: want shm or tcp\n", *tr)

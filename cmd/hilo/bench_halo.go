@@ -54,11 +54,8 @@ func benchHalo(args []string, stdout, stderr io.Writer) int {
 			"rank, effective bandwidth and the pack/wait/unpack split.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+	if status, ok := parseArgs(fs, args); !ok {
+		return status
 	}
 	bad := func(err error) int {
 		fmt.Fprintln(stderr, "hilo bench halo:", err)

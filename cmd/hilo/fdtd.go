@@ -55,11 +55,8 @@ func cmdFDTD(args []string, stdout, stderr io.Writer) int {
 			"-type must match, and are checked). Checkpoint time is not in the timings.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+	if status, ok := parseArgs(fs, args); !ok {
+		return status
 	}
 	bad := func(err error) int {
 		fmt.Fprintln(stderr, "hilo fdtd:", err)

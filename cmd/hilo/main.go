@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -61,4 +63,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "hilo: unknown command %q (run 'hilo -h' for the list)\n", name)
 	return exitUsage
+}
+
+// parseArgs parses a subcommand's flags. When parsing ends the command (-h
+// asked for the usage, or a flag was wrong and fs has said so), it returns
+// the exit status and false.
+func parseArgs(fs *flag.FlagSet, args []string) (status int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return exitOK, true
 }

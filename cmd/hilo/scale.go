@@ -141,11 +141,8 @@ func cmdScale(args []string, stdout, stderr io.Writer) int {
 			"fits, 1-rank compute runs and the decomposition's exact per-rank halo messages.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+	if status, ok := parseArgs(fs, args); !ok {
+		return status
 	}
 	bad := func(err error) int {
 		fmt.Fprintln(stderr, "hilo scale:", err)
