@@ -91,7 +91,7 @@ func (s *SendChannel) Claim(ctx context.Context) ([]byte, error) {
 		return slot, nil
 	}
 	if err == nil {
-		werr := c.waitLoop(ctx, func() bool {
+		werr := c.waitLoop(ctx, -1, func() bool {
 			if perr := c.peers[s.peer].err; perr != nil {
 				err = perr
 				return true
@@ -142,7 +142,7 @@ func (r *RecvChannel) Acquire(ctx context.Context) ([]byte, error) {
 		return data, nil
 	}
 	if err == nil {
-		werr := c.waitLoop(ctx, func() bool {
+		werr := c.waitLoop(ctx, -1, func() bool {
 			data, ok, err = r.ch.Acquire()
 			if ok || err != nil {
 				return true

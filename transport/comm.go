@@ -125,6 +125,7 @@ func NewComm(rank, size int, links []Link, bell Doorbell, opts Options) (*Comm, 
 			return nil, fmt.Errorf("%w: links[%d] leads to rank %d", ErrInvalid, p, l.Peer())
 		}
 		ps.link = l
+		ps.poller = pollerOf(l)
 		ps.kind = l.Kind()
 	}
 	if opts.NodeRanks != nil {

@@ -40,7 +40,13 @@
 //
 // # Waiting
 //
-// A Comm that cannot make progress sleeps on its [Doorbell], which every
+// A blocking call whose message the link takes (or has delivered) at once
+// returns without waiting, under one acquisition of the Comm's lock. A wait
+// for requests that all involve one peer first polls that peer's link alone
+// for the link's spin budget, if the link is a [Poller] (shm: the ring's
+// head; tcp: non-blocking reads of the socket), so a small reply is seen as
+// soon as its bytes are; any ring of the doorbell ends that spin and every
+// link is swept again. After that, a Comm that cannot make progress sleeps on its [Doorbell], which every
 // link rings when it delivers data to this rank or frees room this rank may
 // be waiting for: read the sequence, try every link, sleep until the
 // sequence moves. Each sleep is capped at Options.CheckInterval (50 ms by

@@ -12,8 +12,9 @@ import (
 // yet handed to the link, the posted receives, the unexpected messages and
 // the incoming message being copied in. It is guarded by Comm.mu.
 type peerState struct {
-	link Link
-	kind string
+	link   Link
+	poller Poller // link as a Poller (looked up once), or nil
+	kind   string
 	// err, once set, fails every request to or from this peer (the link is
 	// broken, the peer is lost or the Comm is closed).
 	err error
@@ -143,6 +144,14 @@ func (c *Comm) blocking(ctx context.Context, send bool, peer int, tag uint32, bu
 	} else {
 		c.irecvLocked(r)
 	}
+	if r.done {
+		// The common case for a small message: the link took it, or it
+		// had already arrived. No wait loop, no second lock.
+		n, err := r.n, r.err
+		c.putReqLocked(r)
+		c.mu.Unlock()
+		return n, err
+	}
 	c.mu.Unlock()
 	n, err := c.waitOwned(ctx, r)
 	c.mu.Lock()
@@ -154,7 +163,7 @@ func (c *Comm) blocking(ctx context.Context, send bool, peer int, tag uint32, bu
 // waitOwned waits for a request the Comm owns (a blocking call's): on a
 // timeout it cancels it.
 func (c *Comm) waitOwned(ctx context.Context, r *Request) (int, error) {
-	err := c.waitLoop(ctx, func() bool { return r.done }, func() { c.checkPeerLocked(r.peer) })
+	err := c.waitLoop(ctx, r.peer, func() bool { return r.done }, func() { c.checkPeerLocked(r.peer) })
 	if err != nil {
 		oe := c.opErr(r.op(), r.peer, int64(r.tag), err)
 		c.mu.Lock()
@@ -186,7 +195,7 @@ func (c *Comm) putReqLocked(r *Request) {
 // wrapping ErrTimeout and the request stays pending: Wait again, or Cancel.
 func (r *Request) Wait(ctx context.Context) (int, error) {
 	c := r.c
-	err := c.waitLoop(ctx, func() bool { return r.done }, func() { c.checkPeerLocked(r.peer) })
+	err := c.waitLoop(ctx, r.peer, func() bool { return r.done }, func() { c.checkPeerLocked(r.peer) })
 	if err != nil {
 		return 0, c.opErr(r.op(), r.peer, int64(r.tag), err)
 	}
@@ -227,7 +236,20 @@ func (r *Request) Cancel() {
 // WaitAll waits for every request and returns the first failure in argument
 // order (nil requests are skipped). On a timeout the requests stay pending.
 func (c *Comm) WaitAll(ctx context.Context, reqs ...*Request) error {
-	err := c.waitLoop(ctx, func() bool {
+	// One peer for all (a ping-pong's Isend and Irecv): poll its link first.
+	peer := -1
+	for _, r := range reqs {
+		if r == nil {
+			continue
+		}
+		if peer == -1 {
+			peer = r.peer
+		} else if r.peer != peer {
+			peer = -2
+			break
+		}
+	}
+	err := c.waitLoop(ctx, max(peer, -1), func() bool {
 		for _, r := range reqs {
 			if r != nil && !r.done {
 				return false

@@ -391,6 +391,10 @@ type ownedLink struct {
 	once sync.Once
 }
 
+// Unwrap returns the link inside, so that the Comm finds the optional
+// interfaces it has (transport.Poller: spinning on the link itself).
+func (l *ownedLink) Unwrap() transport.Link { return l.Link }
+
 func (l *ownedLink) Close() error {
 	err := l.Link.Close()
 	l.once.Do(l.res.release)

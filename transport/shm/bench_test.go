@@ -188,7 +188,8 @@ func startEcho(b *testing.B, cfg Config) (*Node, transport.Link) {
 	job := fmt.Sprintf("bench-%d-%d", os.Getpid(), time.Now().UnixNano())
 	c := &child{rank: 1, lines: make(chan string, 1), done: make(chan struct{})}
 	c.cmd = execChild(job, "echo", 1, 2)
-	c.cmd.Env = append(c.cmd.Env, envRingBytes+"="+strconv.Itoa(cfg.RingBytes), envSpin+"="+cfg.Spin.String())
+	c.cmd.Env = append(c.cmd.Env, envRingBytes+"="+strconv.Itoa(cfg.RingBytes), envSpin+"="+cfg.Spin.String(),
+		envCopyMin+"="+strconv.Itoa(cfg.SingleCopyMin))
 	out := &lockedWriter{w: &c.out}
 	c.cmd.Stdout = out
 	c.cmd.Stderr = out
@@ -235,13 +236,24 @@ func BenchmarkPingPong(b *testing.B) {
 		variants = append(variants, variant{8, Config{Spin: spin}})
 	}
 	for _, rb := range []int{0, 64 << 10, 1 << 20} {
-		variants = append(variants, variant{1 << 20, Config{RingBytes: rb}})
+		variants = append(variants, variant{1 << 20, Config{RingBytes: rb, SingleCopyMin: -1}})
+	}
+	// Ring against single copy (SingleCopyMin 1), which is how
+	// DefaultSingleCopyMin was chosen.
+	for _, size := range []int{16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20} {
+		variants = append(variants, variant{size, Config{SingleCopyMin: -1}}, variant{size, Config{SingleCopyMin: 1}})
 	}
 	for _, v := range variants {
 		size := v.size
 		name := fmt.Sprintf("%s/ring=%s/spin=%v", sizeName(size), sizeName(cmp.Or(v.cfg.RingBytes, DefaultRingBytes)), v.cfg.Spin)
 		if v.cfg.Spin == 0 {
 			name = fmt.Sprintf("%s/ring=%s/spin=default", sizeName(size), sizeName(cmp.Or(v.cfg.RingBytes, DefaultRingBytes)))
+		}
+		switch v.cfg.SingleCopyMin {
+		case -1:
+			name += "/single-copy=off"
+		case 1:
+			name += "/single-copy=on"
 		}
 		b.Run(name, func(b *testing.B) {
 			node, l := startEcho(b, v.cfg)

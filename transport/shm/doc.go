@@ -107,6 +107,19 @@
 // published as soon as it is written or read, so that sender and receiver
 // copy at the same time.
 //
+// # Single copy
+//
+// Messages of at least Config.SingleCopyMin bytes (off by default, see
+// DefaultSingleCopyMin for the measurements) do not stream through the ring when the receiver could read the sender's
+// memory in a probe at Join (process_vm_readv of a cookie; refused under
+// Yama ptrace_scope or a seccomp filter, and then everything streams): the
+// sender publishes a descriptor record (the address of its buffer), the
+// receiver copies the payload straight into the receive buffer with
+// process_vm_readv, and its move of the tail past the record is the
+// acknowledgement that lets SendSome report the message done and hand the
+// buffer back. A state word in the record settles a send that must give its
+// buffer up first (a cancelled send goes on from a copy; Close): see cma.go.
+//
 // # Liveness
 //
 // Link.Check reports ErrPeerLost, naming the peer, when the peer's pidfd is

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -70,6 +72,13 @@ type Config struct {
 	// HeartbeatTimeout is how long a peer's heartbeat may stand still
 	// before Check reports it lost (default DefaultHeartbeatTimeout).
 	HeartbeatTimeout time.Duration
+	// SingleCopyMin: messages of at least this many bytes are copied once,
+	// by the receiver straight from the sender's memory
+	// (process_vm_readv), where the receiver could read it in a probe at
+	// Join; smaller ones stream through the ring (see cma.go). Zero means
+	// DefaultSingleCopyMin (off for now); negative: always the ring.
+	// 256 << 10 is where the single copy starts to pay through a Comm.
+	SingleCopyMin int
 }
 
 // A Node is this rank's shared-memory endpoint: its segment, its doorbell
@@ -82,6 +91,8 @@ type Node struct {
 	list  []transport.Link
 
 	hbTimeout time.Duration
+	cmaMin    int     // Config.SingleCopyMin resolved (0: never)
+	probe     *uint64 // read by peers probing single copy; kept alive here
 	done      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -114,6 +125,9 @@ type peerConn struct {
 	mem     []byte // peer's segment
 	ringOff uint64 // our outbound ring in it
 	ringCap uint64
+	// singleCopy: this process read the peer's probe cookie, so the peer
+	// may send us single-copy descriptors.
+	singleCopy bool
 }
 
 func (pc *peerConn) release() {
@@ -183,7 +197,16 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		i, _ := slices.BinarySearch(peers, peer)
 		return uint64(segRingsOff + i*ringBytes(capacity))
 	}
-	hs := handshaker{rank: cfg.Rank, fd: fd, segSize: uint64(size), ringCap: uint64(capacity), ringOffFor: ringOffFor}
+	// The probe: a peer that can read this cookie from our memory with
+	// process_vm_readv may be sent single-copy descriptors.
+	probe := new(uint64)
+	*probe = mrand.Uint64() | 1
+	hs := handshaker{rank: cfg.Rank, fd: fd, segSize: uint64(size), ringCap: uint64(capacity), ringOffFor: ringOffFor, probe: probe}
+	cmaMin := cfg.SingleCopyMin
+	if cmaMin == 0 {
+		cmaMin = DefaultSingleCopyMin
+	}
+	cmaMin = max(cmaMin, 0) // 0: never
 
 	conns, err := connectAll(ctx, cfg, peers, &hs)
 	if err != nil {
@@ -196,6 +219,8 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		mem:       mem,
 		bell:      newBell(mem, spin),
 		hbTimeout: hbTimeout,
+		cmaMin:    cmaMin,
+		probe:     probe,
 		done:      make(chan struct{}),
 	}
 	top := cfg.Rank
@@ -287,6 +312,7 @@ type handshaker struct {
 	segSize    uint64
 	ringCap    uint64
 	ringOffFor func(peer int) uint64
+	probe      *uint64 // the single-copy probe's cookie
 }
 
 // connectAll listens for lower-ranked peers and dials higher-ranked ones
@@ -420,7 +446,7 @@ const (
 	ctlLen   = 64
 	ctlMagic = 0x434f4c48 // "HLOC"
 
-	ctlHello = 1 // body: version u32, rank u32, segSize u64, ringOff u64, ringCap u64; fd: segment
+	ctlHello = 1 // body: version u32, rank u32, segSize u64, ringOff u64, ringCap u64, probe address u64, probe cookie u64; fd: segment
 	ctlOffer = 2 // body: id u32, slots u32, slotBytes u64, size u64; fd: channel memfd
 	ctlAck   = 3 // body: id u32, status u32 (0 ok, else mismatch)
 	ctlBye   = 4 // the peer closes the link
@@ -450,6 +476,8 @@ func (hs *handshaker) handshake(ctx context.Context, c *net.UnixConn, want int) 
 		binary.LittleEndian.PutUint64(b[16:], hs.segSize)
 		binary.LittleEndian.PutUint64(b[24:], hs.ringOffFor(peer))
 		binary.LittleEndian.PutUint64(b[32:], hs.ringCap)
+		binary.LittleEndian.PutUint64(b[40:], uint64(uintptr(unsafe.Pointer(hs.probe))))
+		binary.LittleEndian.PutUint64(b[48:], *hs.probe)
 		_, _, err := c.WriteMsgUnix(b[:], unix.UnixRights(hs.fd), nil)
 		return ctxErr(ctx, err)
 	}
@@ -492,6 +520,7 @@ func (hs *handshaker) handshake(ctx context.Context, c *net.UnixConn, want int) 
 		return nil, errProto("segment of rank %d has a bad header", rank)
 	}
 	pc := &peerConn{rank: rank, pid: int(cred.Pid), pidfd: -1, conn: c, mem: mem, ringOff: ringOff, ringCap: ringCap}
+	pc.singleCopy = probeSingleCopy(pc.pid, binary.LittleEndian.Uint64(b[40:]), binary.LittleEndian.Uint64(b[48:]))
 	if want < 0 {
 		if err := send(rank); err != nil {
 			pc.conn = nil

@@ -30,6 +30,7 @@ const (
 	envScenario  = "HILO_SHM_TEST_SCENARIO"
 	envRingBytes = "HILO_SHM_TEST_RING"
 	envSpin      = "HILO_SHM_TEST_SPIN"
+	envCopyMin   = "HILO_SHM_TEST_SINGLE_COPY_MIN"
 )
 
 const testRingBytes = 64 << 10
@@ -160,6 +161,9 @@ func TestShmChild(t *testing.T) {
 	}
 	if v := os.Getenv(envSpin); v != "" {
 		cfg.Spin, _ = time.ParseDuration(v)
+	}
+	if v := os.Getenv(envCopyMin); v != "" {
+		cfg.SingleCopyMin, _ = strconv.Atoi(v)
 	}
 	node, err := Join(ctx, cfg)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hilo-hpc/hilo/transport"
 )
 
@@ -16,6 +18,8 @@ import (
 //	[  0,   8) head: bytes ever written (producer stores, consumer loads)
 //	[  8,  12) wait: the producer waits for space (producer stores, consumer loads)
 //	[128, 136) tail: bytes ever consumed (consumer stores, producer loads)
+//	[136, 140) single copy allowed: the consumer stores 1 once it has read
+//	           the producer's memory in a probe (see cma.go)
 //	[256, 256+capacity) data, capacity a power of two, >= minRingCap
 //
 // head and tail are 128 bytes apart so that the producer's and consumer's
@@ -27,6 +31,7 @@ const (
 	ringHeadOff = 0
 	ringWaitOff = 8
 	ringTailOff = 128
+	ringCMAOff  = 136
 	ringDataOff = 256
 
 	minRingCap = 64
@@ -56,6 +61,7 @@ type ring struct {
 	head *atomic.Uint64
 	wait *atomic.Uint32 // producer waits for space (a hint: any value but 0 means yes)
 	tail *atomic.Uint64
+	cma  *atomic.Uint32 // single copy allowed (a hint the producer reads)
 	data []byte
 	mask uint64
 }
@@ -77,6 +83,7 @@ func newRing(mem []byte) (ring, error) {
 		head: word64(mem, ringHeadOff),
 		wait: word32(mem, ringWaitOff),
 		tail: word64(mem, ringTailOff),
+		cma:  word32(mem, ringCMAOff),
 		data: mem[ringDataOff:],
 		mask: uint64(c - 1),
 	}, nil
@@ -149,6 +156,16 @@ type ringWriter struct {
 	total   uint64 // its length
 	sent    uint64 // payload bytes written so far
 	hdr     [recHeaderLen]byte
+
+	// Single copy (cma.go): messages of at least cmaMin bytes (0: never)
+	// publish a descriptor when the consumer allows it.
+	cmaMin    int
+	cmaActive bool         // a single-copy message is outstanding
+	cmaPos    uint64       // stream position of its record
+	cmaBuf    []byte       // the buffer the descriptor names
+	cmaTag    uint32       // its tag
+	alive     func() error // reports a lost peer while waiting for its copy
+	cmaSent   uint64       // single-copy messages completed (for tests)
 }
 
 // free returns the free space, reloading the tail when the cached value
@@ -182,6 +199,17 @@ func (w *ringWriter) sendSome(tag uint32, p []byte, off int) (newOff int, done, 
 		}
 	} else if uint64(off) != w.sent || uint64(len(p)) != w.total {
 		return off, false, false, fmt.Errorf("%w: send offset %d/%d, expected %d/%d", errMisuse, off, len(p), w.sent, w.total)
+	}
+	if w.cmaActive {
+		done, err = w.cmaPoll(tag, p, off)
+		if done {
+			return len(p), true, false, nil
+		}
+		return 0, false, false, err
+	}
+	if !w.active && w.cmaMin > 0 && len(p) >= w.cmaMin && off == 0 && w.r.cma.Load() == 1 {
+		published, err = w.cmaStart(tag, p)
+		return 0, false, published, err
 	}
 	start := w.head
 	done, err = w.fill(tag, p)
@@ -269,12 +297,21 @@ type ringReader struct {
 	notify   func() // rings the waiting writer's doorbell after a piece is freed (nil: none)
 
 	have     bool   // a header has been parsed
+	cma      bool   // it is a single-copy descriptor (cma.go)
 	entered  bool   // the header has been consumed (first recvSome)
 	tag      uint32 // its tag
 	size     uint64 // its payload length
 	received uint64 // payload bytes copied so far
 	consumed uint64 // messages fully received
 	hdr      [recHeaderLen]byte
+
+	// Single copy: cmaOK is set when this reader allowed the producer to
+	// publish descriptors (a descriptor otherwise breaks the protocol);
+	// pid is the producer's process.
+	cmaOK bool
+	pid   int
+	liov  [1]unix.Iovec
+	riov  [1]unix.RemoteIovec
 }
 
 // avail returns the readable bytes from pos, reloading the head when the
@@ -302,14 +339,21 @@ func (rd *ringReader) peekHeader() (tag uint32, size int, ok bool, err error) {
 	}
 	// The head load in avail happened before these plain reads.
 	rd.r.copyOut(rd.tail, rd.hdr[:])
-	if m := binary.LittleEndian.Uint32(rd.hdr[0:]); m != recMagic {
+	m := binary.LittleEndian.Uint32(rd.hdr[0:])
+	switch {
+	case m == recMagicCMA && !rd.cmaOK:
+		return 0, 0, false, errProto("single-copy record at stream position %d on a ring that does not allow them", rd.tail)
+	case m != recMagic && m != recMagicCMA:
 		return 0, 0, false, errProto("bad record magic %#x at stream position %d", m, rd.tail)
 	}
 	n := binary.LittleEndian.Uint64(rd.hdr[8:])
 	if n > maxMessage || n > uint64(maxInt) {
 		return 0, 0, false, errProto("record length %d too large", n)
 	}
-	rd.have, rd.entered = true, false
+	if m == recMagicCMA && n == 0 {
+		return 0, 0, false, errProto("empty single-copy record at stream position %d", rd.tail)
+	}
+	rd.have, rd.entered, rd.cma = true, false, m == recMagicCMA
 	rd.tag = binary.LittleEndian.Uint32(rd.hdr[4:])
 	rd.size, rd.received = n, 0
 	return rd.tag, int(n), true, nil
@@ -334,6 +378,16 @@ func (rd *ringReader) recvSome(dst []byte, off int) (newOff int, freed bool, err
 	}
 	if uint64(off) != rd.received {
 		return off, false, fmt.Errorf("%w: receive offset %d, expected %d", errMisuse, off, rd.received)
+	}
+	if rd.cma {
+		n, freed, err := rd.cmaRecv(dst)
+		if err != nil || n == 0 {
+			return off, false, err
+		}
+		rd.received = rd.size
+		rd.have = false
+		rd.consumed++
+		return n, freed, nil
 	}
 	start := rd.tail
 	if !rd.entered {

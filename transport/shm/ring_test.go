@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -257,9 +258,18 @@ func FuzzRingReader(f *testing.F) {
 	f.Add(uint64(1<<20), uint64(16), []byte("HLOM\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff"), uint8(1))
 	f.Add(uint64(48), uint64(8), []byte("HLOM\x01\x00\x00\x00\x20\x00\x00\x00\x00\x00\x00\x00"), uint8(3))
 	f.Add(^uint64(0), uint64(200), bytes.Repeat([]byte{0xff}, 300), uint8(5))
+	// Single-copy descriptors, on a ring that refuses them (prefix < 8) and
+	// on one that allows them (the "sender" is this process, so a garbage
+	// address reads this process's memory or fails with EFAULT).
+	f.Add(uint64(32), uint64(0), []byte("HLCA\x01\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00"), uint8(0))
+	f.Add(uint64(32), uint64(0), []byte("HLCA\x01\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x03"), uint8(8))
+	f.Add(uint64(40), uint64(8), []byte("HLCA\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), uint8(9))
 	f.Fuzz(func(t *testing.T, head, at uint64, garbage []byte, prefix uint8) {
 		const capacity = 256
 		w, rd, mem := ringPair(t, capacity)
+		if prefix&8 != 0 {
+			rd.cmaOK, rd.pid = true, os.Getpid()
+		}
 		// A valid prefix the reader consumes first.
 		for i := range int(prefix % 4) {
 			p := make([]byte, 20*i)

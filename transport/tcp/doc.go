@@ -60,7 +60,9 @@
 // the caller itself when PeekHeader, RecvSome or Acquire find nothing
 // buffered (at most one such read per 10 µs per link when the socket is
 // empty), and otherwise by a reader goroutine that waits in the netpoller
-// and rings the Doorbell. Messages go into a bounded receive buffer (when it
+// and rings the Doorbell. A Comm waiting for one peer polls its socket in a
+// loop for Config.Spin (50 µs by default, see transport.Poller) before it
+// sleeps, so that a quick reply costs no goroutine hand-off. Messages go into a bounded receive buffer (when it
 // is full, reading stops and TCP flow control holds back the sender).
 // Persistent channels are credit-based: Commit sends the claimed slot as one
 // frame, the receiver reads it straight into its own slot, and Release

@@ -56,6 +56,10 @@ type link struct {
 	raw        syscall.RawConn
 	bell       transport.Doorbell
 	direct     bool // try the non-blocking write from the caller's goroutine
+	spin       time.Duration
+	// pollNow: the next caller's read attempt skips the directPollGap
+	// throttle (a Comm spinning on this link set it; see PollNow).
+	pollNow atomic.Bool
 
 	errp   atomic.Pointer[error] // first fatal error; nil while healthy
 	dead   chan struct{}         // closed when errp is set
@@ -174,6 +178,15 @@ func (l *link) lost(how string, cause error) error {
 	}
 	return fmt.Errorf("%w: connection to rank %d %s", transport.ErrPeerLost, l.peer, how)
 }
+
+// SpinBudget implements transport.Poller (Config.Spin).
+func (l *link) SpinBudget() time.Duration { return l.spin }
+
+// PollNow implements transport.Poller: the next PeekHeader or RecvSome
+// reads the socket even if the last read found it empty a moment ago.
+func (l *link) PollNow() { l.pollNow.Store(true) }
+
+var _ transport.Poller = (*link)(nil)
 
 func (l *link) Check() error {
 	if err := l.state(); err != nil {

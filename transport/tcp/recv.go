@@ -148,7 +148,7 @@ func (l *link) pollNowLocked() error {
 		return nil
 	}
 	now := time.Now()
-	if now.Sub(l.rs.lastEmpty) < directPollGap {
+	if !l.pollNow.Swap(false) && now.Sub(l.rs.lastEmpty) < directPollGap {
 		return nil
 	}
 	l.rs.pollRes = pollDrained
