@@ -63,9 +63,12 @@
 // which is the least the stencil needs (the tests check 4 × cut faces × 8 bytes
 // of float64 payload exactly; 4-byte scalars for float32). Each update starts its plan, updates the cells
 // whose stencil reads no ghost cell a peer fills, waits, and updates the
-// one-cell slabs left. Rows are contiguous in x, sliced once per row (no
-// bounds check in the inner loops), padded (halo.Pad) against power-of-two
-// strides; the row kernels are unrolled by 4. Built with GOEXPERIMENT=simd
+// one-cell slabs left (rows one cell long, beside an x cut, in place).
+// Rows are contiguous in x, sliced once per row (no bounds check in the
+// inner loops) and not padded (see Options.Pad). On amd64 with AVX2 the row
+// kernels are assembly, 4 float64 or 8 float32 lanes, with the operations of
+// the portable kernels (unrolled by 4) in the same order, so the fields are
+// bitwise the same either way. Built with GOEXPERIMENT=simd
 // on amd64 they use AVX-512 (else AVX2) vectors of package simd/archsimd,
 // with the same operations per lane in the same order (no fused
 // multiply-add), so both builds give the same bits (float32 uses the
