@@ -219,6 +219,11 @@ func New[T Float](ctx context.Context, comm *transport.Comm, opt Options) (*Solv
 		if err != nil {
 			return nil, err
 		}
+		// Fresh memory from the OS is mapped on first touch: touch it here
+		// (as yee.c does with memset) rather than in the first steps.
+		for _, b := range f.Blocks() {
+			clear(b.Data)
+		}
 		s.f[c] = f
 	}
 	if err := s.addSources(opt.Sources); err != nil {
