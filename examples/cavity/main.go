@@ -516,12 +516,12 @@ func (o *rankOutput) line(s string) {
 // progress draws a one-line bar on a terminal (redrawn in place) and
 // nothing otherwise.
 type progress struct {
-	w      io.Writer
-	tty    bool
-	shown  bool
-	start  time.Time
-	phase  string
-	last   time.Time
+	w     io.Writer
+	tty   bool
+	shown bool
+	start time.Time
+	phase string
+	last  time.Time
 }
 
 func newProgress(f *os.File) *progress {
