@@ -13,9 +13,7 @@ import (
 	"strconv"
 
 	"github.com/hilo-hpc/hilo/decomp"
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"github.com/hilo-hpc/hilo/internal/picture"
 )
 
 // ErrNoDecomposition is returned for a nil or empty decomposition.
@@ -107,8 +105,6 @@ const (
 	lineGap = 8  // between lines of text
 )
 
-var face = basicfont.Face7x13
-
 // Slices draws the three mid-plane slices of d (x = NX/2, y = NY/2,
 // z = NZ/2) side by side, each cell in the colour of its rank (RankColor),
 // with dark lines where neighbouring cells belong to different ranks, a
@@ -151,7 +147,7 @@ func Slices(d *decomp.Decomposition, opt PNGOptions) (*Picture, error) {
 		label, cells := 0, 0.0
 		for a := range 3 {
 			u, _ := inPlane(a)
-			if lw := textWidth(labels[a]); float64(dims[u])*f < float64(lw) {
+			if lw := picture.TextWidth(labels[a]); float64(dims[u])*f < float64(lw) {
 				label += lw
 			} else {
 				cells += float64(dims[u])
@@ -181,7 +177,7 @@ func Slices(d *decomp.Decomposition, opt PNGOptions) (*Picture, error) {
 		p := Panel{Axis: a, Index: dims[a] / 2, U: u, V: v, Cells: [2]int{dims[u], dims[v]}, Scale: scale}
 		p.Rect = image.Rect(0, 0, extent(dims[u]), extent(dims[v]))
 		pic.Panels[a] = p
-		slots[a] = max(p.Rect.Dx(), textWidth(labels[a]))
+		slots[a] = max(p.Rect.Dx(), picture.TextWidth(labels[a]))
 		panelsH = max(panelsH, p.Rect.Dy())
 	}
 	scaleNote := fmt.Sprintf("%d px per cell", scale)
@@ -197,8 +193,8 @@ func Slices(d *decomp.Decomposition, opt PNGOptions) (*Picture, error) {
 	}
 
 	imgW := 2*margin + slots[0] + slots[1] + slots[2] + 2*gap
-	imgW = max(imgW, 2*margin+textWidth(title), 2*margin+textWidth(note))
-	lineH := face.Height
+	imgW = max(imgW, 2*margin+picture.TextWidth(title), 2*margin+picture.TextWidth(note))
+	lineH := picture.Face.Height
 	y := margin
 	titleY := y
 	y += lineH + lineGap
@@ -214,7 +210,7 @@ func Slices(d *decomp.Decomposition, opt PNGOptions) (*Picture, error) {
 	if legendMax >= 0 && ranks <= legendMax {
 		x := margin
 		for r := range ranks {
-			w := swatch + 4 + textWidth(strconv.Itoa(r)) + 14
+			w := swatch + 4 + picture.TextWidth(strconv.Itoa(r)) + 14
 			if x+w > imgW-margin && x > margin {
 				x = margin
 				y += lineH + lineGap
@@ -229,21 +225,21 @@ func Slices(d *decomp.Decomposition, opt PNGOptions) (*Picture, error) {
 	img := image.NewRGBA(image.Rect(0, 0, imgW, imgH))
 	pic.Image = img
 	draw.Draw(img, img.Bounds(), image.NewUniform(background), image.Point{}, draw.Src)
-	drawText(img, margin, titleY, title)
+	picture.Text(img, margin, titleY, title, ink)
 	x := margin
 	for a := range 3 {
 		p := &pic.Panels[a]
 		p.Rect = p.Rect.Add(image.Pt(x, panelsY))
-		drawText(img, x, labelY, labels[a])
+		picture.Text(img, x, labelY, labels[a], ink)
 		drawPanel(img, d, *p)
 		x += slots[a] + gap
 	}
-	drawText(img, margin, noteY, note)
+	picture.Text(img, margin, noteY, note, ink)
 	for _, e := range legend {
 		sq := image.Rect(e.x, e.y+1, e.x+swatch, e.y+1+swatch)
 		draw.Draw(img, sq, image.NewUniform(RankColor(e.r)), image.Point{}, draw.Src)
-		frame(img, sq)
-		drawText(img, e.x+swatch+4, e.y, strconv.Itoa(e.r))
+		picture.Frame(img, sq, ink)
+		picture.Text(img, e.x+swatch+4, e.y, strconv.Itoa(e.r), ink)
 	}
 	return &pic, nil
 }
@@ -327,26 +323,5 @@ func drawPanel(img *image.RGBA, d *decomp.Decomposition, p Panel) {
 			img.SetRGBA(p.Rect.Min.X+ix, p.Rect.Min.Y+iy, c)
 		}
 	}
-	frame(img, p.Rect)
-}
-
-// frame draws a one-pixel dark rectangle just outside r.
-func frame(img *image.RGBA, r image.Rectangle) {
-	o := r.Inset(-1)
-	for x := o.Min.X; x < o.Max.X; x++ {
-		img.SetRGBA(x, o.Min.Y, ink)
-		img.SetRGBA(x, o.Max.Y-1, ink)
-	}
-	for y := o.Min.Y; y < o.Max.Y; y++ {
-		img.SetRGBA(o.Min.X, y, ink)
-		img.SetRGBA(o.Max.X-1, y, ink)
-	}
-}
-
-func textWidth(s string) int { return font.MeasureString(face, s).Ceil() }
-
-// drawText writes s with its top-left corner at (x, y).
-func drawText(img *image.RGBA, x, y int, s string) {
-	dr := font.Drawer{Dst: img, Src: image.NewUniform(ink), Face: face, Dot: fixed.P(x, y+face.Ascent)}
-	dr.DrawString(s)
+	picture.Frame(img, p.Rect, ink)
 }

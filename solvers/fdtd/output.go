@@ -27,10 +27,8 @@ import (
 
 	"github.com/hilo-hpc/hilo/decomp"
 	"github.com/hilo-hpc/hilo/halo"
+	"github.com/hilo-hpc/hilo/internal/picture"
 	"github.com/hilo-hpc/hilo/transport"
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
 )
 
 // ErrSliceData is wrapped when the slice data another rank sent cannot be
@@ -316,7 +314,6 @@ const (
 var (
 	pngInk   = color.RGBA{20, 20, 20, 255}
 	pngPaper = color.RGBA{255, 255, 255, 255}
-	pngFace  = basicfont.Face7x13
 )
 
 // A SlicePicture is the image DrawSlice makes and where its parts lie.
@@ -420,9 +417,9 @@ func DrawSlice(sl Slice, opt PNGOptions) (*SlicePicture, error) {
 			x = 0
 		}
 		labels[i] = strconv.FormatFloat(x, 'g', 3, 64)
-		labelW = max(labelW, pngTextWidth(labels[i]))
+		labelW = max(labelW, picture.TextWidth(labels[i]))
 	}
-	width := max(bar.Max.X+pngTickLen+4+labelW+pngMargin, pngMargin+pngTextWidth(title)+pngMargin, pngMargin+pngTextWidth(caption)+pngMargin)
+	width := max(bar.Max.X+pngTickLen+4+labelW+pngMargin, pngMargin+picture.TextWidth(title)+pngMargin, pngMargin+picture.TextWidth(caption)+pngMargin)
 	height := max(plot.Max.Y+pngLineGap/2+pngLineHeight, bar.Max.Y+pngLineHeight/2) + pngMargin
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	for i := 0; i < len(img.Pix); i += 4 {
@@ -442,7 +439,7 @@ func DrawSlice(sl Slice, opt PNGOptions) (*SlicePicture, error) {
 			}
 		}
 	}
-	pngFrame(img, plot)
+	picture.Frame(img, plot, pngInk)
 
 	for y := bar.Min.Y; y < bar.Max.Y; y++ {
 		f := 1.0
@@ -458,38 +455,17 @@ func DrawSlice(sl Slice, opt PNGOptions) (*SlicePicture, error) {
 			img.SetRGBA(x, y, c)
 		}
 	}
-	pngFrame(img, bar)
+	picture.Frame(img, bar, pngInk)
 	for i, s := range labels {
 		y := bar.Max.Y - 1 - i*(barH-1)/(pngBarTicks-1)
 		for x := bar.Max.X; x < bar.Max.X+pngTickLen; x++ {
 			img.SetRGBA(x, y, pngInk)
 		}
-		pngText(img, bar.Max.X+pngTickLen+3, y-pngLineHeight/2, s)
+		picture.Text(img, bar.Max.X+pngTickLen+3, y-pngLineHeight/2, s, pngInk)
 	}
-	pngText(img, pngMargin, pngMargin, title)
-	pngText(img, pngMargin, plot.Max.Y+pngLineGap/2, caption)
+	picture.Text(img, pngMargin, pngMargin, title, pngInk)
+	picture.Text(img, pngMargin, plot.Max.Y+pngLineGap/2, caption, pngInk)
 	return &SlicePicture{Image: img, Plot: plot, Scale: scale, Bar: bar, Lo: lo, Hi: r}, nil
-}
-
-// frame draws a one-pixel dark rectangle just outside r.
-func pngFrame(img *image.RGBA, r image.Rectangle) {
-	o := r.Inset(-1)
-	for x := o.Min.X; x < o.Max.X; x++ {
-		img.SetRGBA(x, o.Min.Y, pngInk)
-		img.SetRGBA(x, o.Max.Y-1, pngInk)
-	}
-	for y := o.Min.Y; y < o.Max.Y; y++ {
-		img.SetRGBA(o.Min.X, y, pngInk)
-		img.SetRGBA(o.Max.X-1, y, pngInk)
-	}
-}
-
-func pngTextWidth(s string) int { return font.MeasureString(pngFace, s).Ceil() }
-
-// drawText writes s with its top-left corner at (x, y).
-func pngText(img *image.RGBA, x, y int, s string) {
-	d := font.Drawer{Dst: img, Src: image.NewUniform(pngInk), Face: pngFace, Dot: fixed.P(x, y+pngFace.Ascent)}
-	d.DrawString(s)
 }
 
 // WriteVTK writes the six components as VTK XML image data that ParaView and
