@@ -88,7 +88,11 @@ func (p *planner) options(d [3]float64, r int) []splitOption {
 	var opts []splitOption
 	longest := max(d[0], d[1], d[2])
 	q := p.quantum
-	for a := range 3 {
+	// z first: on a tie the first option wins, and a cut across the slowest
+	// axis leaves whole x rows (long rows for stencil loops, contiguous
+	// halo faces to pack), where a cut across x leaves short rows and
+	// strided faces.
+	for a := 2; a >= 0; a-- {
 		// Splitting a short axis never wins against a long one by much; the
 		// pruning keeps the search small for rank counts with many factors.
 		if d[a] < 1 || d[a] < 0.45*longest {
