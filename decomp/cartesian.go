@@ -98,7 +98,7 @@ func block(g Grid, f *weightField, ranks int) ([][]Box, bool) {
 }
 
 // rcb is recursive coordinate bisection: split the longest axis of the box
-// so that the halves' weights are in proportion to their ranks (r/2 and the
+// (z first on a tie) so that the halves' weights are in proportion to their ranks (r/2 and the
 // rest), and recurse. Every part is one box.
 func rcb(g Grid, f *weightField, ranks int) [][]Box {
 	boxes := make([][]Box, ranks)
@@ -108,8 +108,10 @@ func rcb(g Grid, f *weightField, ranks int) [][]Box {
 			boxes[first] = []Box{b}
 			return
 		}
-		a := 0
-		for c := 1; c < 3; c++ {
+		// The longest axis; on a tie the slowest (z first), which leaves
+		// whole x rows to stencil loops and contiguous faces to pack.
+		a := 2
+		for c := 1; c >= 0; c-- {
 			if b.Size(c) > b.Size(a) {
 				a = c
 			}
