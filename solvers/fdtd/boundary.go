@@ -92,15 +92,14 @@ var pmlTerms = [12]pmlTerm{
 // position of the entry along the axis. ∂src is the same difference the
 // ordinary update took, so the layer reads no cell the halo does not bring.
 type pmlRegion[T Float] struct {
-	term      pmlTerm
-	block     int
-	box       decomp.Box
-	f, src    *halo.Block[T]
-	step      int // index offset of one cell along the axis in src
-	pos       *pmlProfile[T]
-	psi       []T
-	layer     int // index in Solver.pmlLayers
-	lowerSide bool
+	term   pmlTerm
+	block  int
+	box    decomp.Box
+	f, src *halo.Block[T]
+	step   int // index offset of one cell along the axis in src
+	pos    *pmlProfile[T]
+	psi    []T
+	layer  int // index in Solver.pmlLayers
 }
 
 // A pmlLayer is the global box of one term's auxiliary field on one side:
@@ -212,7 +211,7 @@ func (s *Solver[T]) setupPML(opt PMLOptions) error {
 					sy, sz := src.Stride()
 					step := [3]int{1, sy, sz}[a]
 					r := pmlRegion[T]{term: term, block: bi, box: box, f: blk, src: src, step: step,
-						pos: prof[a][pass], psi: make([]T, box.Cells()), lowerSide: side == 0, layer: len(s.pmlLayers) - 1}
+						pos: prof[a][pass], psi: make([]T, box.Cells()), layer: len(s.pmlLayers) - 1}
 					s.pml = append(s.pml, r)
 				}
 			}

@@ -38,10 +38,10 @@ func (m Material) Valid() bool {
 	return ok(m.Eps) && ok(m.Mu) && ok(m.Sigma) && m.Eps > 0 && m.Mu > 0 && m.Sigma >= 0
 }
 
-// setupMaterials evaluates the material of every cell this rank owns and
+// setupMaterials evaluates material at every cell this rank owns and
 // fills the coefficient arrays. It returns the least ε·μ it saw (the
 // slowest wave sets the Courant limit).
-func (s *Solver[T]) setupMaterials() (float64, error) {
+func (s *Solver[T]) setupMaterials(material func(x, y, z int) Material) (float64, error) {
 	m := &materialCoefs[T]{}
 	dt := float64(s.dt)
 	minEpsMu := math.Inf(1)
@@ -60,35 +60,30 @@ func (s *Solver[T]) setupMaterials() (float64, error) {
 			}
 		}
 	}
-	for c := range 3 {
-		for bi, b := range s.f[Ex+Component(c)].Blocks() {
-			var bad error
-			eachCell(b.Interior(), func(x, y, z int) {
-				mat := s.material(x, y, z)
-				if !mat.Valid() {
-					if bad == nil {
-						bad = fmt.Errorf("%w: material %+v at cell (%d, %d, %d): want ε > 0, μ > 0, σ ≥ 0, all finite", ErrInvalid, mat, x, y, z)
-					}
-					return
+	// Every component's blocks have the same interiors (the decomposition's
+	// boxes), so each cell's material is asked for once and fills all six.
+	for bi, b := range s.f[Ex].Blocks() {
+		var bad error
+		eachCell(b.Interior(), func(x, y, z int) {
+			mat := material(x, y, z)
+			if !mat.Valid() {
+				if bad == nil {
+					bad = fmt.Errorf("%w: material %+v at cell (%d, %d, %d): want ε > 0, μ > 0, σ ≥ 0, all finite", ErrInvalid, mat, x, y, z)
 				}
-				minEpsMu = min(minEpsMu, mat.Eps*mat.Mu)
-				half := mat.Sigma * dt / (2 * mat.Eps)
-				i := b.Index(x, y, z)
-				m.ca[c][bi][i] = T((1 - half) / (1 + half))
-				m.cb[c][bi][i] = T(dt / mat.Eps / (1 + half))
-				m.eps[c][bi][i] = T(mat.Eps)
-			})
-			if bad != nil {
-				return 0, bad
+				return
 			}
-		}
-		for bi, b := range s.f[Hx+Component(c)].Blocks() {
-			eachCell(b.Interior(), func(x, y, z int) {
-				mat := s.material(x, y, z)
-				i := b.Index(x, y, z)
-				m.db[c][bi][i] = T(dt / mat.Mu)
-				m.mu[c][bi][i] = T(mat.Mu)
-			})
+			minEpsMu = min(minEpsMu, mat.Eps*mat.Mu)
+			half := mat.Sigma * dt / (2 * mat.Eps)
+			ca, cb, db := T((1-half)/(1+half)), T(dt/mat.Eps/(1+half)), T(dt/mat.Mu)
+			for c := range 3 {
+				be, bh := s.f[Ex+Component(c)].Blocks()[bi], s.f[Hx+Component(c)].Blocks()[bi]
+				i, j := be.Index(x, y, z), bh.Index(x, y, z)
+				m.ca[c][bi][i], m.cb[c][bi][i], m.eps[c][bi][i] = ca, cb, T(mat.Eps)
+				m.db[c][bi][j], m.mu[c][bi][j] = db, T(mat.Mu)
+			}
+		})
+		if bad != nil {
+			return 0, bad
 		}
 	}
 	s.mat = m

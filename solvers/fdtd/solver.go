@@ -157,7 +157,6 @@ type Solver[T Float] struct {
 	// mat holds the per-entry update coefficients when Options.Material is
 	// set (nil: vacuum, the uniform kernels above).
 	mat       *materialCoefs[T]
-	material  func(x, y, z int) Material
 	pml       []pmlRegion[T] // CPML auxiliary fields, E terms first
 	pmlLayers []pmlLayer     // their global boxes, for checkpoints
 	pmlE      int            // pml[:pmlE] correct E, the rest H
@@ -196,7 +195,7 @@ func New[T Float](ctx context.Context, comm *transport.Comm, opt Options) (*Solv
 	if dt == 0 {
 		dt = 0.5
 	}
-	s := &Solver[T]{comm: comm, dims: dims, dt: T(dt), bounds: opt.Boundaries, material: opt.Material}
+	s := &Solver[T]{comm: comm, dims: dims, dt: T(dt), bounds: opt.Boundaries}
 	for a := range 3 {
 		s.wall[a] = !g.Periodic[a]
 	}
@@ -240,7 +239,7 @@ func New[T Float](ctx context.Context, comm *transport.Comm, opt Options) (*Solv
 	minEpsMu := 1.0
 	if opt.Material != nil {
 		var err error
-		if minEpsMu, err = s.setupMaterials(); err != nil {
+		if minEpsMu, err = s.setupMaterials(opt.Material); err != nil {
 			minEpsMu = math.Inf(-1) // tell the other ranks
 		}
 		out := []float64{0}
