@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -634,6 +635,36 @@ func TestThreads(t *testing.T) {
 		}
 		if allocs != 0 {
 			return fmt.Errorf("a step with 2 threads allocates %v times", allocs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunWithProbesAllocatesOnce: Run grows the probe series once for its
+// steps, so the steps themselves allocate nothing.
+func TestRunWithProbesAllocatesOnce(t *testing.T) {
+	dims := [3]int{12, 10, 8}
+	opt := Options{Dims: dims, Sources: RefSources(dims), Probes: []Probe{{Component: Ez, At: [3]int{3, 3, 3}}, {Component: Hx, At: [3]int{5, 2, 6}}}}
+	err := runRanks(t, 1, func(ctx context.Context, comm *transport.Comm) error {
+		s, err := New[float64](ctx, comm, opt)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		// One Run on fresh series: appending step by step would grow each
+		// series ~9 times on the way to 200 values.
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := s.Run(ctx, 200); err != nil {
+			return err
+		}
+		runtime.ReadMemStats(&after)
+		allocs := after.Mallocs - before.Mallocs
+		if allocs > 4 { // one growth per probe, and some slack for the runtime
+			return fmt.Errorf("Run(200) with 2 probes allocates %d times", allocs)
 		}
 		return nil
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/hilo-hpc/hilo/decomp"
 	"github.com/hilo-hpc/hilo/halo"
@@ -388,8 +389,12 @@ func (s *Solver[T]) Step(ctx context.Context) error {
 	return nil
 }
 
-// Run takes k steps.
+// Run takes k steps. The probes' series are grown once for all k steps
+// first, so the steps themselves do not allocate.
 func (s *Solver[T]) Run(ctx context.Context, k int) error {
+	for i := range s.probes {
+		s.probes[i].series = slices.Grow(s.probes[i].series, k)
+	}
 	for range k {
 		if err := s.Step(ctx); err != nil {
 			return err
