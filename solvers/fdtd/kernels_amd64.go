@@ -9,13 +9,13 @@ import "golang.org/x/sys/cpu"
 // time), else the portable ones.
 func kernels[T Float]() (rowEFn func(T, []T, []T, []T, []T, []T), rowHFn func(T, []T, []T, []T, []T, []T)) {
 	if cpu.X86.HasAVX2 {
-		e, okE := any(rowE64AVX2).(func(T, []T, []T, []T, []T, []T))
-		h, okH := any(rowH64AVX2).(func(T, []T, []T, []T, []T, []T))
+		e, okE := any(rowE64Asm).(func(T, []T, []T, []T, []T, []T))
+		h, okH := any(rowH64Asm).(func(T, []T, []T, []T, []T, []T))
 		if okE && okH {
 			return e, h
 		}
-		e, okE = any(rowE32AVX2Checked).(func(T, []T, []T, []T, []T, []T))
-		h, okH = any(rowH32AVX2Checked).(func(T, []T, []T, []T, []T, []T))
+		e, okE = any(rowE32Asm).(func(T, []T, []T, []T, []T, []T))
+		h, okH = any(rowH32Asm).(func(T, []T, []T, []T, []T, []T))
 		if okE && okH {
 			return e, h
 		}

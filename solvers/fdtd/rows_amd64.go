@@ -14,44 +14,38 @@ func rowE32AVX2(dt float32, e, a, am, b, bm []float32)
 //go:noescape
 func rowH32AVX2(dt float32, h, ap, a, bp, b []float32)
 
-// rowE64AVX2 is rowE for float64 in AVX2 assembly. The assembly reads
-// len(e) values of every input without checking, so the lengths are
-// checked here.
-func rowE64AVX2(dt float64, e, a, am, b, bm []float64) {
-	n := len(e)
-	if n == 0 {
-		return
+// The wrappers below give the assembly kernels the bounds checks they
+// leave out: the assembly reads len(out) values of every input unchecked.
+
+func rowE64Asm(dt float64, e, a, am, b, bm []float64) {
+	if n := len(e); n > 0 {
+		mustHold(n, a, am, b, bm)
+		rowEAVX2(dt, e, a, am, b, bm)
 	}
-	_, _, _, _ = a[n-1], am[n-1], b[n-1], bm[n-1]
-	rowEAVX2(dt, e, a, am, b, bm)
 }
 
-// rowH64AVX2 is rowH for float64 in AVX2 assembly.
-func rowH64AVX2(dt float64, h, ap, a, bp, b []float64) {
-	n := len(h)
-	if n == 0 {
-		return
+func rowH64Asm(dt float64, h, ap, a, bp, b []float64) {
+	if n := len(h); n > 0 {
+		mustHold(n, ap, a, bp, b)
+		rowHAVX2(dt, h, ap, a, bp, b)
 	}
-	_, _, _, _ = ap[n-1], a[n-1], bp[n-1], b[n-1]
-	rowHAVX2(dt, h, ap, a, bp, b)
 }
 
-// rowE32AVX2Checked is rowE for float32 in AVX2 assembly.
-func rowE32AVX2Checked(dt float32, e, a, am, b, bm []float32) {
-	n := len(e)
-	if n == 0 {
-		return
+func rowE32Asm(dt float32, e, a, am, b, bm []float32) {
+	if n := len(e); n > 0 {
+		mustHold(n, a, am, b, bm)
+		rowE32AVX2(dt, e, a, am, b, bm)
 	}
-	_, _, _, _ = a[n-1], am[n-1], b[n-1], bm[n-1]
-	rowE32AVX2(dt, e, a, am, b, bm)
 }
 
-// rowH32AVX2Checked is rowH for float32 in AVX2 assembly.
-func rowH32AVX2Checked(dt float32, h, ap, a, bp, b []float32) {
-	n := len(h)
-	if n == 0 {
-		return
+func rowH32Asm(dt float32, h, ap, a, bp, b []float32) {
+	if n := len(h); n > 0 {
+		mustHold(n, ap, a, bp, b)
+		rowH32AVX2(dt, h, ap, a, bp, b)
 	}
-	_, _, _, _ = ap[n-1], a[n-1], bp[n-1], b[n-1]
-	rowH32AVX2(dt, h, ap, a, bp, b)
+}
+
+// mustHold is a bounds check: each input holds at least n values.
+func mustHold[T Float](n int, p, q, r, s []T) {
+	_, _, _, _ = p[n-1], q[n-1], r[n-1], s[n-1]
 }
