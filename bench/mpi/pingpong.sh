@@ -6,6 +6,7 @@
 #
 #   bench/mpi/pingpong.sh            # needs mpicc and mpirun (apt-get install openmpi-bin libopenmpi-dev)
 #   ROUNDS=5 bench/mpi/pingpong.sh
+#   TRANSPORTS=tcp bench/mpi/pingpong.sh   # one transport only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
@@ -15,7 +16,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 "$MPICC" -O2 -o "$out/pingpong" bench/mpi/pingpong.c
 go build -o "$out/hilo" ./cmd/hilo
-for t in shm tcp; do
+for t in ${TRANSPORTS:-shm tcp}; do
   case $t in
     shm) mca=(--mca btl self,vader) ;;
     tcp) mca=(--mca btl self,tcp --mca btl_tcp_if_include lo) ;;
