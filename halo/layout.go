@@ -12,8 +12,9 @@ import (
 type AnyField interface {
 	base() fieldBase
 	blockGeom(i int) blockGeom
-	// pack writes the spans into msg (aligned: typed copies; else bytes).
-	pack(msg []byte, spans []span, aligned bool)
+	// pack writes the spans into msg (aligned: typed copies; else bytes;
+	// stream: non-temporal stores for long runs, fence before publishing).
+	pack(msg []byte, spans []span, aligned, stream bool)
 	unpack(msg []byte, spans []span, aligned bool)
 	copyLocal(c *localCopy)
 	verifyFill(k, cells, codes int)

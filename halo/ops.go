@@ -1,7 +1,9 @@
 package halo
 
-// pack writes the spans of f into msg at their offsets.
-func (f *Field[T]) pack(msg []byte, spans []span, aligned bool) {
+// pack writes the spans of f into msg at their offsets. stream asks for
+// non-temporal stores where they pay (see copyStreaming); the caller then
+// calls storeFence before publishing msg.
+func (f *Field[T]) pack(msg []byte, spans []span, aligned, stream bool) {
 	if aligned {
 		for k := 0; k < len(spans); k++ {
 			s := &spans[k]
@@ -11,14 +13,14 @@ func (f *Field[T]) pack(msg []byte, spans []span, aligned bool) {
 				k++
 				continue
 			}
-			gather(sliceAs[T](msg, s.off, s.elems), f.blocks[s.block].Data, *s)
+			gather(sliceAs[T](msg, s.off, s.elems), f.blocks[s.block].Data, *s, stream)
 		}
 		return
 	}
 	size := f.base().elemSize
 	for _, s := range spans {
 		bs := byteSpan(s, size)
-		gather(msg[s.off:s.off+bs.elems], asBytes(f.blocks[s.block].Data), bs)
+		gather(msg[s.off:s.off+bs.elems], asBytes(f.blocks[s.block].Data), bs, stream)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/hilo-hpc/hilo/decomp"
+	"github.com/hilo-hpc/hilo/internal/streamcopy"
 )
 
 // A span is one region of a block laid out for copying: nz planes of ny rows
@@ -56,7 +57,9 @@ func makeSpan(g blockGeom, block int, box decomp.Box, off int, merge bool) span 
 const shortRun = 8
 
 // gather copies span s of src into dst (len(dst) == s.elems), x fastest.
-func gather[T any](dst, src []T, s span) {
+// With stream, long runs are written with non-temporal stores
+// (copyStreaming), and the caller fences before it publishes dst.
+func gather[T any](dst, src []T, s span, stream bool) {
 	o := 0
 	switch {
 	case s.nx == 1:
@@ -82,7 +85,11 @@ func gather[T any](dst, src []T, s span) {
 		for z := range s.nz {
 			i := s.start + z*s.sz
 			for range s.ny {
-				copy(dst[o:o+s.nx], src[i:i+s.nx])
+				if stream {
+					copyStreaming(dst[o:o+s.nx], src[i:i+s.nx])
+				} else {
+					copy(dst[o:o+s.nx], src[i:i+s.nx])
+				}
 				o += s.nx
 				i += s.sy
 			}
@@ -179,6 +186,16 @@ func scatterPair[T any](dst, src1, src2 []T, s1, s2 span) {
 			i2 += s1.sy
 		}
 	}
+}
+
+// copyStreaming is copy, with the whole cache lines of a long run written
+// by non-temporal stores (package streamcopy); the packer fences once per
+// message before publishing it.
+func copyStreaming[T any](dst, src []T) {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	streamcopy.Copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)*size),
+		unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), len(src)*size))
 }
 
 func copyShort[T any](dst, src []T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hilo-hpc/hilo/internal/streamcopy"
 	"github.com/hilo-hpc/hilo/transport"
 )
 
@@ -40,6 +41,9 @@ type peerPlan struct {
 	sendGroups           []group
 	recvGroups           []group
 	stats                PeerStats
+	// stream: pack with non-temporal stores, because the slot is shared
+	// memory that another process's core reads (see package streamcopy).
+	stream bool
 }
 
 // A localCopy is one local copy (dst <- src), or two of the same field and
@@ -114,6 +118,7 @@ func NewPlan(ctx context.Context, comm *transport.Comm, opts PlanOptions, fields
 		pp.sendGroups = groups(fields, pl.Send, true)
 		pp.recvGroups = groups(fields, pl.Recv, true)
 		pp.stats = PeerStats{Peer: pl.Peer, Kind: comm.LinkKind(pl.Peer)}
+		pp.stream = streamcopy.Available && pp.stats.Kind == "shm"
 		if pl.SendBytes > 0 {
 			specs = append(specs, transport.ChannelSpec{Peer: pl.Peer, ID: opts.ChannelID, SlotBytes: pl.SendBytes, Slots: opts.Slots, Send: true})
 			specPeer = append(specPeer, i)
@@ -275,7 +280,10 @@ func (p *Plan) Start(ctx context.Context) error {
 		binary.LittleEndian.PutUint32(slot[4:], p.seq)
 		al := aligned8(slot)
 		for _, g := range pp.sendGroups {
-			g.f.pack(slot, g.spans, al)
+			g.f.pack(slot, g.spans, al, pp.stream)
+		}
+		if pp.stream {
+			streamcopy.Fence() // the message's bytes before Commit's publishing store
 		}
 		if err := pp.send.Commit(pp.sendBytes); err != nil {
 			return p.fail(fmt.Errorf("halo: rank %d committing to peer %d: %w", p.comm.Rank(), pp.peer, err))
