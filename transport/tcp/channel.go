@@ -181,7 +181,15 @@ func (l *link) flushPendingLocked() {
 				l.pending = true
 				return
 			}
-			l.putFrameLocked(frameHeader{typ: frameChanData, tag: ch.id, len: uint32(n)}, ch.bufs[i][:n])
+			h := frameHeader{typ: frameChanData, tag: ch.id, len: uint32(n)}
+			if l.canSendDirectLocked(n) {
+				// Straight from the committed slot: whatever the kernel
+				// does not take now is copied into the ring, so the slot
+				// is free again as soon as its credit comes back.
+				l.sendDirectLocked(h, ch.bufs[i][:n])
+			} else {
+				l.putFrameLocked(h, ch.bufs[i][:n])
+			}
 			ch.queued++
 		}
 		if ch.creditOwed > 0 {

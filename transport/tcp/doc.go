@@ -55,15 +55,24 @@
 //
 // SendSome frames the message into a bounded send buffer and makes
 // non-blocking write(2) attempts from the caller's goroutine; a writer
-// goroutine carries the rest and rings the Doorbell when space frees up.
+// goroutine carries the rest and rings the Doorbell when space frees up. A
+// frame of 64 KiB or more (a large message's, or a persistent channel's
+// committed slot) that finds the send buffer empty leaves straight from the
+// caller's memory, header and payload in one writev(2); only what the
+// kernel does not take at once is copied into the send buffer.
 // Receiving decodes frames incrementally with non-blocking reads, done by
 // the caller itself when PeekHeader, RecvSome or Acquire find nothing
 // buffered (at most one such read per 10 µs per link when the socket is
 // empty), and otherwise by a reader goroutine that waits in the netpoller
 // and rings the Doorbell. A Comm waiting for one peer polls its socket in a
 // loop for Config.Spin (50 µs by default, see transport.Poller) before it
-// sleeps, so that a quick reply costs no goroutine hand-off. Messages go into a bounded receive buffer (when it
-// is full, reading stops and TCP flow control holds back the sender).
+// sleeps, so that a quick reply costs no goroutine hand-off. Messages go
+// into a bounded receive buffer (when it is full, reading stops and TCP flow
+// control holds back the sender). Asked right after a message was
+// received, PeekHeader announces a next message of 64 KiB or more only the
+// second time (ringing the Doorbell meanwhile): a Comm that is posting a
+// window of receives then reads it into its posted receive rather than
+// into a new unexpected buffer (see announceLateMin).
 // Persistent channels are credit-based: Commit sends the claimed slot as one
 // frame, the receiver reads it straight into its own slot, and Release
 // returns a credit; the message and channel paths allocate nothing per
@@ -71,7 +80,9 @@
 //
 // # Timeouts and a dead peer
 //
-// Sockets have TCP_NODELAY, keep-alive probes after 1 s idle every 1 s
+// Sockets have TCP_NODELAY (and, between two loopback addresses, Reno
+// congestion control instead of a pacing one such as BBR: see
+// loopbackCongestion), keep-alive probes after 1 s idle every 1 s
 // (3 probes) and TCP_USER_TIMEOUT of 3 s, so a node that vanishes is noticed
 // in a few seconds; a peer process that dies is noticed at once (its kernel
 // closes the connection). From then on Check and every send report an error

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -32,6 +33,18 @@ const (
 	// directWriteMin: frames at least this large are written from the
 	// caller's buffer when nothing else is queued.
 	directWriteMin = 64 << 10
+	// announceLateMin: when PeekHeader is asked right after RecvSome
+	// finished a message, it reports a next message at least this large
+	// only the second time it is asked. A Comm pulls every message its
+	// link announces, into a posted receive or else into a new unexpected
+	// buffer: an allocation (fresh pages: page faults), a second copy and
+	// garbage for each. It asks for the next message right after finishing
+	// one, in the same sweep: while it posts a window of receives (each
+	// post sweeps the link) or finishes the barrier before them, the
+	// message after the one it needed would be pulled before its receive
+	// is posted. Answering late once lets that sweep end there; the next
+	// one, after the receive is posted, gets it.
+	announceLateMin = 64 << 10
 )
 
 // link is a transport.Link over one authenticated TCP connection.
@@ -83,11 +96,16 @@ type link struct {
 	directBuf []byte
 	directN   int
 	directErr error
-	directFn  func(fd uintptr) bool
+	directFn  func(fd uintptr) bool // writeFn or writevFn
+	writeFn   func(fd uintptr) bool
+	writevFn  func(fd uintptr) bool
+	iov       [2]unix.Iovec // writevFn's header and payload
 	hdrBuf    [frameHeaderSize]byte
-	pending   bool       // some channel has frames waiting for ring space
-	sendWait  bool       // SendSome returned unfinished: ring when half the ring is free
-	chanList  []*channel // every persistent channel, for flushPendingLocked
+	// directWrites counts frames sent by sendDirectLocked (for tests).
+	directWrites atomic.Uint64
+	pending      bool       // some channel has frames waiting for ring space
+	sendWait     bool       // SendSome returned unfinished: ring when half the ring is free
+	chanList     []*channel // every persistent channel, for flushPendingLocked
 
 	// Receive side, guarded by rmu.
 	rmu        sync.Mutex
@@ -98,9 +116,15 @@ type link struct {
 	recvSize   int
 	recvOff    int
 	recBuf     [recordSize]byte // the consumer's copy of a record
-	rs         recvState
-	chans      map[chanKey]*channel
-	peerOpens  map[chanKey]chanParams
+	// announcedLate: PeekHeader has once answered "nothing yet" for the
+	// large message whose record is in recBuf (see announceLateMin).
+	announcedLate bool
+	// justDone: RecvSome finished a message and PeekHeader has not been
+	// called since.
+	justDone  bool
+	rs        recvState
+	chans     map[chanKey]*channel
+	peerOpens map[chanKey]chanParams
 
 	bytesSent, bytesRecv, msgsSent, msgsRecv atomic.Uint64
 }
@@ -122,10 +146,23 @@ func newLink(conn *net.TCPConn, rank, peer int, bell transport.Doorbell, bufByte
 	l.writerWake = sync.NewCond(&l.smu)
 	l.readerWake = sync.NewCond(&l.rmu)
 	l.initRecv()
-	l.directFn = func(fd uintptr) bool {
+	// One attempt only in both: never wait for writability here.
+	l.writeFn = func(fd uintptr) bool {
 		l.directN, l.directErr = unix.Write(int(fd), l.directBuf)
-		return true // one attempt only: never wait for writability here
+		return true
 	}
+	l.writevFn = func(fd uintptr) bool {
+		// The raw system call: unix.Writev allocates its iovec array.
+		// The iovecs point at memory the caller keeps alive until
+		// writevNowLocked returns.
+		r, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&l.iov[0])), uintptr(len(l.iov)))
+		l.directN, l.directErr = int(r), nil
+		if errno != 0 {
+			l.directN, l.directErr = -1, errno
+		}
+		return true
+	}
+	l.directFn = l.writeFn
 	l.done.Add(2)
 	go l.writeLoop()
 	go l.readLoop()
@@ -261,20 +298,44 @@ func (l *link) writeNowLocked(b []byte) int {
 	return max(n, 0)
 }
 
-// sendDirectLocked sends one frame straight from the caller's buffer while
-// nothing else is queued, and queues only what the kernel did not take: a
-// large message is not copied into the ring first.
+// canSendDirectLocked reports whether a frame with this much payload may
+// be written straight from the caller's memory: it is large enough for the
+// copy into the ring to matter, and nothing queued must go first.
+func (l *link) canSendDirectLocked(payload int) bool {
+	return l.direct && payload >= directWriteMin && l.out.used() == 0 && !l.writing
+}
+
+// sendDirectLocked sends one frame straight from the caller's buffer (a
+// message's or a channel's slot) while nothing else is queued, header and
+// payload in one writev(2), and queues only what the kernel did not take:
+// a large payload is not copied into the ring first, and the header does
+// not leave as a segment of its own.
 func (l *link) sendDirectLocked(h frameHeader, payload []byte) {
 	h.seq = l.sendSeq
 	l.sendSeq++
 	putHeader(l.hdrBuf[:], h)
-	if w := l.writeNowLocked(l.hdrBuf[:]); w < frameHeaderSize {
+	w := l.writevNowLocked(l.hdrBuf[:], payload)
+	l.directWrites.Add(1)
+	if w < frameHeaderSize {
 		l.out.put(l.hdrBuf[w:])
 		l.out.put(payload)
 		return
 	}
-	w := l.writeNowLocked(payload)
-	l.out.put(payload[w:])
+	l.out.put(payload[w-frameHeaderSize:])
+}
+
+// writevNowLocked makes one non-blocking writev(2) of a and then b from
+// this goroutine and returns how much the kernel took, like writeNowLocked.
+func (l *link) writevNowLocked(a, b []byte) int {
+	l.iov[0].Base, l.iov[1].Base = &a[0], &b[0]
+	l.iov[0].SetLen(len(a))
+	l.iov[1].SetLen(len(b))
+	l.directFn = l.writevFn
+	n := l.writeNowLocked(nil)
+	l.directFn = l.writeFn
+	// Do not keep the caller's buffer reachable from the link.
+	l.iov[0].Base, l.iov[1].Base = nil, nil
+	return n
 }
 
 func (l *link) writeLoop() {
@@ -383,7 +444,7 @@ func (l *link) frameSomeLocked(tag uint32, p []byte) {
 			h.typ, h.aux = frameMsg, uint64(len(p))
 			l.sendActive, l.sendTag, l.sendSize, l.sendFramed = true, tag, len(p), 0
 		}
-		if l.direct && n >= directWriteMin && l.out.used() == 0 && !l.writing {
+		if l.canSendDirectLocked(n) {
 			l.sendDirectLocked(h, p[framed:framed+n])
 		} else {
 			l.putFrameLocked(h, p[framed:framed+n])
@@ -406,10 +467,21 @@ func (l *link) PeekHeader() (uint32, int, bool, error) {
 		ok = l.peekLocked()
 	}
 	tag, size := l.recvTag, l.recvSize
+	late := false
+	if ok && l.justDone && size >= announceLateMin && !l.announcedLate {
+		l.announcedLate, ok, late = true, false, true
+	}
+	l.justDone = false
 	l.rmu.Unlock()
 	l.afterPoll(perr)
 	if ok {
 		return tag, size, true, nil
+	}
+	if late {
+		// The next PeekHeader announces it; the ring makes sure that a
+		// Comm about to sleep on the doorbell asks again at once.
+		l.ring()
+		return 0, 0, false, nil
 	}
 	// Data that arrived before the peer was lost is still delivered; the
 	// error comes once nothing is left.
@@ -457,6 +529,7 @@ func (l *link) peekLocked() bool {
 	l.recvSize = int(binary.BigEndian.Uint64(l.recBuf[4:])) // <= MaxMessageSize, checked by the decoder
 	l.recvOff = 0
 	l.recvHdr = true
+	l.announcedLate = false
 	return true
 }
 
@@ -513,6 +586,7 @@ func (l *link) RecvSome(dst []byte, off int) (int, error) {
 	done := l.recvOff == l.recvSize
 	if done {
 		l.recvHdr = false
+		l.justDone = true
 		l.msgsRecv.Add(1)
 		l.bytesRecv.Add(uint64(l.recvSize))
 	}

@@ -34,7 +34,12 @@ func TestChildRank(t *testing.T) {
 		rawEcho(t)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// The parent kills this process when it is done with it; the deadline
+	// only ends a child left behind. It must outlast the longest benchmark
+	// run against it: 20000 iterations of the 4 MiB ping-pong take about
+	// 60 s here, which is what BenchmarkPingPongProcess/4MiB with
+	// -benchtime 20000x used to fail on.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	bell := newBell()
 	links, err := Connect(ctx, Config{Rank: 0, Size: 2, Peers: map[int]string{1: os.Getenv(childAddrEnv)},
