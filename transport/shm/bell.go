@@ -25,10 +25,16 @@ type bell struct {
 	seq      *atomic.Uint32
 	sleeping *atomic.Uint32
 	spin     time.Duration
+	// yield is how long Sleep polls the sequence with sched_yield between
+	// loads before the futex, when it does not spin (ranks outnumber CPUs):
+	// a yield hands the CPU to a rank that shares it, which is likely the
+	// one we wait for, and a futex wake-up costs 50-60 µs on the test VM,
+	// more than most waits in an exchange. Open MPI polls the same way.
+	yield time.Duration
 }
 
-func newBell(mem []byte, spin time.Duration) *bell {
-	return &bell{seq: word32(mem, segBellSeqOff), sleeping: word32(mem, segBellSleepOff), spin: spin}
+func newBell(mem []byte, spin, yield time.Duration) *bell {
+	return &bell{seq: word32(mem, segBellSeqOff), sleeping: word32(mem, segBellSleepOff), spin: spin, yield: yield}
 }
 
 // Seq returns the current sequence.
@@ -46,8 +52,10 @@ func (b *bell) Ring() {
 
 // Sleep returns when the sequence differs from seq or after max. It spins
 // for the bell's spin budget first (a futex round trip costs tens of
-// microseconds here, a spinning one about one), then counts itself among the
-// sleepers, re-reads the sequence and waits on the futex.
+// microseconds here, a spinning one about one), then polls with sched_yield
+// for the yield budget (set when ranks outnumber CPUs, where it replaces
+// the spin), then counts itself among the sleepers, re-reads the sequence
+// and waits on the futex.
 //
 // No wake-up is lost: the sleeper count's increment precedes the re-read,
 // and a ringer's add precedes its load of the count. If the re-read missed the ringer's add, the
@@ -66,6 +74,7 @@ func (b *bell) Sleep(seq uint32, max time.Duration) {
 			if b.seq.Load() != seq {
 				return
 			}
+			spinPause()
 			// No sched_yield here: a spin only runs when this node's ranks
 			// fit its CPUs, and measured here a yield every few hundred
 			// loads (a system call, a VM exit) doubled the one-way latency.
@@ -76,6 +85,23 @@ func (b *bell) Sleep(seq uint32, max time.Duration) {
 					break
 				}
 			}
+		}
+	}
+	if b.yield > 0 {
+		// Poll with sched_yield between loads (see bell.yield) until the
+		// spin and yield budgets together are spent.
+		if start.IsZero() {
+			start = time.Now()
+		}
+		budget := min(b.spin+b.yield, max)
+		for b.seq.Load() == seq {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			if time.Since(start) >= budget {
+				break
+			}
+		}
+		if b.seq.Load() != seq {
+			return
 		}
 	}
 	if start.IsZero() {

@@ -27,10 +27,10 @@ import (
 //
 // Record layout (stream positions, all 8-aligned):
 //
-//	[ 0,16) header: magic recMagicCMA, tag, payload length
-//	[16,24) address of the payload in the sender's memory
-//	[24,28) state (32-bit atomic word, see below)
-//	[28,32) zero
+//	[ 0,24) header: magic recMagicCMA, tag, payload length, sequence number
+//	[24,32) address of the payload in the sender's memory
+//	[32,36) state (32-bit atomic word, see below)
+//	[36,40) zero
 //
 // The state word settles who owns the sender's buffer. The sender writes
 // the record with state cmaPosted and publishes it with the head. The
@@ -96,9 +96,8 @@ func (w *ringWriter) cmaStart(tag uint32, p []byte) (published bool, err error) 
 		}
 	}
 	var rec [cmaRecLen]byte
-	binary.LittleEndian.PutUint32(rec[0:], recMagicCMA)
-	binary.LittleEndian.PutUint32(rec[4:], tag)
-	binary.LittleEndian.PutUint64(rec[8:], uint64(len(p)))
+	w.seq++
+	putRecHeader(rec[:], recMagicCMA, tag, uint64(len(p)), w.seq)
 	binary.LittleEndian.PutUint64(rec[cmaAddrOff:], uint64(uintptr(unsafe.Pointer(&p[0]))))
 	w.r.copyIn(w.head, rec[:]) // state cmaPosted (0)
 	w.cmaPos = w.head

@@ -35,19 +35,26 @@
 // head (bytes ever written) is stored only by the producer, tail (bytes ever
 // consumed) only by the consumer; they sit 128 bytes apart so neither
 // side's store invalidates the other's line, nor its prefetch neighbour.
-// Both stay 8-aligned: records are a 16-byte header (magic, tag, length)
-// followed by the payload padded to 8, and a message larger than the free
-// space streams through in pieces whose ends are 8-aligned.
+// Both stay 8-aligned: records are a 24-byte header (magic, tag, length,
+// sequence number) followed by the payload padded to 8, and a message
+// larger than the free space streams through in pieces whose ends are
+// 8-aligned.
 //
 // Cross-process memory is outside the Go memory model, so the argument rests
-// on the hardware, as in cilium/ebpf's ringbuf reader. On amd64, Go's atomic
-// store is an XCHG and its load a plain MOV under x86-TSO: stores become
-// visible in program order, loads are not reordered with older loads, nor
-// stores with older loads. (On arm64 Go compiles them to STLR and LDAR, a
-// release store and an acquire load, which give the same two guarantees.)
+// on the hardware, as in cilium/ebpf's ringbuf reader. Under x86-TSO
+// stores become visible in program order, loads are not reordered with
+// older loads, nor stores with older loads: a plain MOV store is a release
+// store and a plain MOV load (Go's atomic load on amd64) an acquire load.
+// Publications (head, the fastbox's sequence words and tail, the Stats
+// counters) therefore use storeRelease64, a plain MOV in assembly, rather
+// than Go's atomic store, an XCHG that stalls the core until it owns the
+// line; under the race detector and on other architectures it is
+// sync/atomic's store (STLR on arm64). Words that take part in a
+// Dekker-style handshake (the ring's tail and wait flag, the doorbell)
+// need StoreLoad order and keep sync/atomic.
 //
 //   - Producer: copy the payload into the data area (plain stores), then
-//     atomically store the new head. Any consumer that loads that head value
+//     store the new head (release). Any consumer that loads that head value
 //     therefore sees the payload.
 //   - Consumer: atomically load head, then read the data below it (plain
 //     loads that cannot pass the head load), then atomically store the new
@@ -66,6 +73,19 @@
 // (sticky for the link), never a panic or an access out of bounds: a peer
 // writing garbage into shared memory can only make this rank read wrong
 // bytes or report an error.
+//
+// # Fastbox
+//
+// Beside each ring lie 64 cache-line slots, the fastbox (fastbox.go), which
+// carries messages of up to 272 bytes as Open MPI's vader BTL does: each
+// slot begins with the sequence number of the message that last wrote it,
+// the writer stores the first slot's sequence number last, and the reader
+// polls the next slot for the number it expects, so one cache line carries
+// both the publication and the data. Every message on a link has a
+// sequence number, also in ring records, so the reader delivers in order
+// whichever way each message went; the writer falls back to the ring when
+// the message is larger or the fastbox is full, and never waits for it.
+// Slots are validated like ring indices (length, continuation numbers).
 //
 // # Persistent channels
 //
@@ -86,14 +106,14 @@
 // atomic add on the sequence, then a FUTEX_WAKE (without FUTEX_PRIVATE_FLAG:
 // the word is shared between processes, so the kernel keys it by page) only
 // if the count is not zero. Sleep spins on the sequence for a short budget
-// (20 µs, or none when ranks outnumber CPUs, where spinning only steals the
-// CPU of the rank being waited for; the spin also calls sched_yield now and
-// then for the same reason), then increments the count, re-reads the
-// sequence and calls FUTEX_WAIT with the expected value and a timeout
-// (again after a signal interrupts it, until the sequence moves or the time
-// is up). The
-// increment precedes the re-read and a ringer's add precedes its load of the
-// count, so either the sleeper sees the new sequence or the ringer sees the
+// (20 µs, with PAUSE between loads), or, when ranks outnumber CPUs and a
+// spin would only steal the CPU of the rank being waited for, polls it with
+// sched_yield between loads for up to 150 µs (a futex wake-up costs 50-60
+// µs on the test VM; Open MPI polls the same way). Then it increments the
+// count, re-reads the sequence and calls FUTEX_WAIT with the expected value
+// and a timeout (again after a signal interrupts it, until the sequence
+// moves or the time is up). The increment precedes the re-read and a
+// ringer's add precedes its load of the count, so either the sleeper sees the new sequence or the ringer sees the
 // sleeper; and a wake that comes before the wait makes FUTEX_WAIT return at
 // once, as the word no longer holds the expected value. No wake-up is lost,
 // and a busy exchange makes no system calls.

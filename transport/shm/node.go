@@ -45,6 +45,9 @@ const (
 	// crowdedSpin is the budget when ranks outnumber CPUs: spinning then
 	// only steals the CPU from the rank we wait for.
 	crowdedSpin = 0
+	// crowdedYield is how long Sleep polls with sched_yield before the
+	// futex when ranks outnumber CPUs (see bell.yield).
+	crowdedYield = 150 * time.Microsecond
 
 	heartbeatEvery = 100 * time.Millisecond
 
@@ -168,11 +171,12 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	capacity := ceilPow2(rb)
 	spin := cfg.Spin
+	var yield time.Duration
 	switch {
 	case spin < 0:
 		spin = 0
 	case spin == 0 && len(peers)+1 > runtime.NumCPU():
-		spin = crowdedSpin
+		spin, yield = crowdedSpin, crowdedYield
 	case spin == 0:
 		spin = defaultSpin
 	}
@@ -217,7 +221,7 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{
 		rank:      cfg.Rank,
 		mem:       mem,
-		bell:      newBell(mem, spin),
+		bell:      newBell(mem, spin, yield),
 		hbTimeout: hbTimeout,
 		cmaMin:    cmaMin,
 		probe:     probe,

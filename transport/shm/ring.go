@@ -20,7 +20,9 @@ import (
 //	[128, 136) tail: bytes ever consumed (consumer stores, producer loads)
 //	[136, 140) single copy allowed: the consumer stores 1 once it has read
 //	           the producer's memory in a probe (see cma.go)
-//	[256, 256+capacity) data, capacity a power of two, >= minRingCap
+//	[144, 152) fastbox slots ever consumed (consumer stores, producer loads)
+//	[256, 256+fbBytes) the fastbox: fbSlots slots of 64 bytes (fastbox.go)
+//	[ringDataOff, ringDataOff+capacity) data, capacity a power of two, >= minRingCap
 //
 // head and tail are 128 bytes apart so that the producer's and consumer's
 // words never share a cache line, nor an adjacent-line prefetch pair.
@@ -28,22 +30,27 @@ import (
 // 2^64 bytes at 100 GB/s is 5 years); a position maps into the data area as
 // pos & (capacity-1).
 const (
-	ringHeadOff = 0
-	ringWaitOff = 8
-	ringTailOff = 128
-	ringCMAOff  = 136
-	ringDataOff = 256
+	ringHeadOff   = 0
+	ringWaitOff   = 8
+	ringTailOff   = 128
+	ringCMAOff    = 136
+	ringFbTailOff = 144
+	ringFbOff     = 256
+	ringDataOff   = ringFbOff + fbBytes
 
 	minRingCap = 64
 	maxRingCap = 1 << 30
 
 	// recHeaderLen is the size of a message record header:
-	//	[0,4)  magic
-	//	[4,8)  tag
-	//	[8,16) payload length
+	//	[0,4)   magic
+	//	[4,8)   tag
+	//	[8,16)  payload length
+	//	[16,24) the message's sequence number on the link (1, 2, ...),
+	//	        shared with the fastbox so that the reader delivers in order
+	//	        whichever way each message went (fastbox.go)
 	// The payload follows at once and is padded to 8 bytes, so every record
 	// starts 8-aligned.
-	recHeaderLen = 16
+	recHeaderLen = 24
 	recMagic     = 0x4d4f4c48 // "HLOM"
 
 	// maxMessage bounds the length read from a record header, so a corrupt
@@ -64,6 +71,9 @@ type ring struct {
 	cma  *atomic.Uint32 // single copy allowed (a hint the producer reads)
 	data []byte
 	mask uint64
+
+	fbTail *atomic.Uint64 // fastbox slots ever consumed
+	fb     []byte         // the fastbox's slots
 }
 
 // newRing lays a ring over mem, which must be exactly ringBytes(c) long for
@@ -86,6 +96,9 @@ func newRing(mem []byte) (ring, error) {
 		cma:  word32(mem, ringCMAOff),
 		data: mem[ringDataOff:],
 		mask: uint64(c - 1),
+
+		fbTail: word64(mem, ringFbTailOff),
+		fb:     mem[ringFbOff:ringDataOff],
 	}, nil
 }
 
@@ -166,6 +179,14 @@ type ringWriter struct {
 	cmaTag    uint32       // its tag
 	alive     func() error // reports a lost peer while waiting for its copy
 	cmaSent   uint64       // single-copy messages completed (for tests)
+
+	// Fastbox (fastbox.go): small messages go there when fbOn and slots
+	// are free. seq numbers every message, whichever way it goes.
+	fbOn       bool
+	seq        uint64 // sequence number of the last message started
+	fbHead     uint64 // fastbox slots ever written
+	fbTailSeen uint64 // last validated fastbox tail
+	fbSent     uint64 // messages sent through the fastbox (for tests)
 }
 
 // free returns the free space, reloading the tail when the cached value
@@ -211,6 +232,19 @@ func (w *ringWriter) sendSome(tag uint32, p []byte, off int) (newOff int, done, 
 		published, err = w.cmaStart(tag, p)
 		return 0, false, published, err
 	}
+	if !w.active && w.fbOn && len(p) <= fbMaxMessage {
+		sent, err := w.sendFast(tag, p)
+		if err != nil {
+			return 0, false, false, err
+		}
+		if sent {
+			if w.waiting { // an earlier try of this message waited for ring space
+				w.r.wait.Store(0)
+				w.waiting = false
+			}
+			return len(p), true, true, nil
+		}
+	}
 	start := w.head
 	done, err = w.fill(tag, p)
 	if err == nil && !done && !w.waiting {
@@ -224,10 +258,10 @@ func (w *ringWriter) sendSome(tag uint32, p []byte, off int) (newOff int, done, 
 	}
 	if w.head != start {
 		// Publish: every byte above was written by plain stores before
-		// this atomic store; a consumer that loads the new head and then
-		// reads the data sees them (x86-TSO keeps stores in order; Go's
-		// atomics are sequentially consistent).
-		w.r.head.Store(w.head)
+		// this release store; a consumer that loads the new head and then
+		// reads the data sees them (x86-TSO keeps stores in order; see
+		// storeRelease64).
+		storeRelease64((*uint64)(unsafe.Pointer(w.r.head)), w.head)
 		published = true
 	}
 	if !w.active && !done {
@@ -247,9 +281,8 @@ func (w *ringWriter) fill(tag uint32, p []byte) (done bool, err error) {
 		if err != nil || f < recHeaderLen {
 			return false, err
 		}
-		binary.LittleEndian.PutUint32(w.hdr[0:], recMagic)
-		binary.LittleEndian.PutUint32(w.hdr[4:], tag)
-		binary.LittleEndian.PutUint64(w.hdr[8:], uint64(len(p)))
+		w.seq++
+		putRecHeader(w.hdr[:], recMagic, tag, uint64(len(p)), w.seq)
 		w.r.copyIn(w.head, w.hdr[:])
 		w.head += recHeaderLen
 		w.active, w.total, w.sent = true, uint64(len(p)), 0
@@ -276,7 +309,7 @@ func (w *ringWriter) fill(tag uint32, p []byte) (done bool, err error) {
 		w.head += n
 		// Publish this piece now so that the reader copies it out while
 		// we write the next one.
-		w.r.head.Store(w.head)
+		storeRelease64((*uint64)(unsafe.Pointer(w.r.head)), w.head)
 		if w.notify != nil {
 			w.notify()
 		}
@@ -298,12 +331,14 @@ type ringReader struct {
 
 	have     bool   // a header has been parsed
 	cma      bool   // it is a single-copy descriptor (cma.go)
+	fast     bool   // it is in the fastbox (fastbox.go)
 	entered  bool   // the header has been consumed (first recvSome)
 	tag      uint32 // its tag
 	size     uint64 // its payload length
 	received uint64 // payload bytes copied so far
-	consumed uint64 // messages fully received
+	consumed uint64 // messages fully received; the next one's sequence number is consumed+1
 	hdr      [recHeaderLen]byte
+	fbTail   uint64 // fastbox slots ever consumed; published value of r.fbTail
 
 	// Single copy: cmaOK is set when this reader allowed the producer to
 	// publish descriptors (a descriptor otherwise breaks the protocol);
@@ -333,6 +368,9 @@ func (rd *ringReader) peekHeader() (tag uint32, size int, ok bool, err error) {
 	if rd.have {
 		return rd.tag, int(rd.size), true, nil
 	}
+	if ok, err := rd.peekFast(); ok || err != nil {
+		return rd.tag, int(rd.size), ok, err
+	}
 	a, err := rd.avail(rd.tail, recHeaderLen)
 	if err != nil || a < recHeaderLen {
 		return 0, 0, false, err
@@ -353,7 +391,16 @@ func (rd *ringReader) peekHeader() (tag uint32, size int, ok bool, err error) {
 	if m == recMagicCMA && n == 0 {
 		return 0, 0, false, errProto("empty single-copy record at stream position %d", rd.tail)
 	}
-	rd.have, rd.entered, rd.cma = true, false, m == recMagicCMA
+	if s := binary.LittleEndian.Uint64(rd.hdr[16:]); s != rd.consumed+1 {
+		// The next message went through the fastbox: its writer published
+		// it before this record, and our head load above happened before
+		// this second look, so it must be there now.
+		if ok, err := rd.peekFast(); ok || err != nil {
+			return rd.tag, int(rd.size), ok, err
+		}
+		return 0, 0, false, errProto("record of message %d at stream position %d, expected message %d", s, rd.tail, rd.consumed+1)
+	}
+	rd.have, rd.entered, rd.cma, rd.fast = true, false, m == recMagicCMA, false
 	rd.tag = binary.LittleEndian.Uint32(rd.hdr[4:])
 	rd.size, rd.received = n, 0
 	return rd.tag, int(n), true, nil
@@ -378,6 +425,9 @@ func (rd *ringReader) recvSome(dst []byte, off int) (newOff int, freed bool, err
 	}
 	if uint64(off) != rd.received {
 		return off, false, fmt.Errorf("%w: receive offset %d, expected %d", errMisuse, off, rd.received)
+	}
+	if rd.fast {
+		return rd.recvFast(dst)
 	}
 	if rd.cma {
 		n, freed, err := rd.cmaRecv(dst)
@@ -430,4 +480,13 @@ func (rd *ringReader) recvSome(dst []byte, off int) (newOff int, freed bool, err
 		freed = rd.r.wait.Load() != 0 // only a waiting producer needs a ring
 	}
 	return int(rd.received), freed, nil
+}
+
+// putRecHeader writes a record header into b[:recHeaderLen].
+func putRecHeader(b []byte, magic, tag uint32, size, seq uint64) {
+	_ = b[recHeaderLen-1]
+	binary.LittleEndian.PutUint32(b[0:], magic)
+	binary.LittleEndian.PutUint32(b[4:], tag)
+	binary.LittleEndian.PutUint64(b[8:], size)
+	binary.LittleEndian.PutUint64(b[16:], seq)
 }

@@ -231,7 +231,7 @@ func TestRingRejectsCorruptIndices(t *testing.T) {
 	}
 	writerCases := map[string]uint64{
 		"tail misaligned":  4,
-		"tail past head":   64 + 16,
+		"tail past head":   200, // past the head even after the next header (88)
 		"tail huge":        ^uint64(7),
 		"tail unconsumed?": 1<<63 + 8,
 	}

@@ -24,7 +24,7 @@ import (
 // written by the owner only, the doorbell by every peer.
 const (
 	segMagic        = 0x314d48534f4c4948 // "HILOSHM1" little-endian
-	segVersion      = 2                  // 2: single-copy records and the hello's probe
+	segVersion      = 3                  // 2: single-copy records and the hello's probe; 3: fastbox, sequence numbers
 	segMagicOff     = 0
 	segVersionOff   = 8
 	segRankOff      = 12
