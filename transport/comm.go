@@ -78,6 +78,11 @@ type Comm struct {
 
 	lastTestCheck time.Time // last liveness check made by Request.Test
 
+	// Large unmatched messages (see pullRecvsLocked): deferred records
+	// that a sweep left one in its link; pullLarge makes a sweep take
+	// them (progressLocked's second pass, when nothing else moved).
+	deferred, pullLarge bool
+
 	// scratch buffers of the collectives, grown on demand, reused.
 	scratchA, scratchB []byte
 }

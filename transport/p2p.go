@@ -418,8 +418,21 @@ func (c *Comm) truncErr(r *Request, size int) error {
 
 // progressLocked tries every link once: receives first (which frees space
 // the peers may be waiting for), then sends. It reports whether anything
-// moved.
+// moved. If nothing did and a large unmatched message was left in its link
+// (see pullRecvsLocked), it sweeps again taking such messages in: a rank
+// that cannot move otherwise never waits for a receive that may not come.
 func (c *Comm) progressLocked() bool {
+	c.deferred = false
+	moved := c.sweepLocked()
+	if !moved && c.deferred {
+		c.pullLarge = true
+		moved = c.sweepLocked()
+		c.pullLarge = false
+	}
+	return moved
+}
+
+func (c *Comm) sweepLocked() bool {
 	moved := false
 	for p := range c.peers {
 		ps := &c.peers[p]
@@ -490,6 +503,18 @@ func (c *Comm) pullRecvsLocked(p int) bool {
 			if size < 0 || size > c.maxMsg {
 				c.failPeerLocked(p, fmt.Errorf("%w: announced message size %d outside [0, %d]", ErrProtocol, size, c.maxMsg))
 				return true
+			}
+			if size > maxPooledUnexpected && !c.pullLarge && len(ps.posted) == 0 && ps.sendHead == len(ps.sendQ) {
+				// A large message no receive waits for: taking it now
+				// would cost a fresh buffer (page faults on first
+				// touch, garbage) and a second copy, and its receive
+				// is usually about to be posted (a window of Irecvs,
+				// each of which pulls what follows its own message;
+				// the collective that finished just before). Leave it
+				// in the link: a posted receive, a send to this peer,
+				// or a sweep in which nothing else moves takes it.
+				c.deferred = true
+				return moved
 			}
 			c.matchIncomingLocked(ps, tag, size)
 			moved = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -507,4 +508,80 @@ func TestCancelWakesWait(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cancel noticed after %v", d)
 	}
+}
+
+// TestLargeSendsInACycle: each of three ranks sends a message many times
+// the ring's size to the next before it posts the receive from the one
+// before. A Comm leaves a large message that no receive waits for in its
+// link, but not when nothing else can move: each send can only finish once
+// the next rank has taken its message in, so this hangs if the deferral is
+// never lifted.
+func TestLargeSendsInACycle(t *testing.T) {
+	comms := newComms(t, 3, inproc.RingBytes(4096))
+	const size = 1 << 20
+	runRanks(t, comms, 30*time.Second, func(ctx context.Context, c *transport.Comm) error {
+		next, prev := (c.Rank()+1)%3, (c.Rank()+2)%3
+		out := make([]byte, size)
+		pattern(out, uint64(c.Rank()))
+		if err := c.Send(ctx, next, 3, out); err != nil {
+			return err
+		}
+		in := make([]byte, size)
+		if _, err := c.Recv(ctx, prev, 3, in); err != nil {
+			return err
+		}
+		return checkPattern(in, uint64(prev))
+	})
+}
+
+// TestWindowPostedLate: a window of large messages is sent while the
+// receiver is still in a Barrier; the receiver then posts the window's
+// receives. Each message lands in its posted receive, none in an
+// unexpected buffer: posting them allocates less than one message.
+func TestWindowPostedLate(t *testing.T) {
+	comms := newComms(t, 2, inproc.RingBytes(4<<20))
+	const size, window = 256 << 10, 8
+	runRanks(t, comms, 30*time.Second, func(ctx context.Context, c *transport.Comm) error {
+		// Every buffer of both ranks is allocated before the barrier, so
+		// that the receiver's count below sees only the Comm's allocations.
+		msgs := make([][]byte, window)
+		for k := range msgs {
+			msgs[k] = make([]byte, size)
+			pattern(msgs[k], uint64(k))
+		}
+		reqs := make([]*transport.Request, window)
+		if err := c.Barrier(ctx); err != nil {
+			return err
+		}
+		if c.Rank() == 0 {
+			for k := range reqs {
+				reqs[k] = c.Isend(1, 5, msgs[k])
+			}
+			return c.WaitAll(ctx, reqs...)
+		}
+		time.Sleep(20 * time.Millisecond) // the whole window is in the ring
+		bufs := msgs
+		for _, b := range bufs {
+			clear(b)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for k := range reqs {
+			reqs[k] = c.Irecv(0, 5, bufs[k])
+		}
+		err := c.WaitAll(ctx, reqs...)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			return err
+		}
+		for k, b := range bufs {
+			if err := checkPattern(b, uint64(k)); err != nil {
+				return fmt.Errorf("message %d: %w", k, err)
+			}
+		}
+		if d := after.TotalAlloc - before.TotalAlloc; d >= size {
+			return fmt.Errorf("posting the window allocated %d bytes: messages went through unexpected buffers", d)
+		}
+		return nil
+	})
 }

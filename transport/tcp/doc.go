@@ -68,11 +68,7 @@
 // loop for Config.Spin (50 µs by default, see transport.Poller) before it
 // sleeps, so that a quick reply costs no goroutine hand-off. Messages go
 // into a bounded receive buffer (when it is full, reading stops and TCP flow
-// control holds back the sender). Asked right after a message was
-// received, PeekHeader announces a next message of 64 KiB or more only the
-// second time (ringing the Doorbell meanwhile): a Comm that is posting a
-// window of receives then reads it into its posted receive rather than
-// into a new unexpected buffer (see announceLateMin).
+// control holds back the sender).
 // Persistent channels are credit-based: Commit sends the claimed slot as one
 // frame, the receiver reads it straight into its own slot, and Release
 // returns a credit; the message and channel paths allocate nothing per

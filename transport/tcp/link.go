@@ -33,18 +33,6 @@ const (
 	// directWriteMin: frames at least this large are written from the
 	// caller's buffer when nothing else is queued.
 	directWriteMin = 64 << 10
-	// announceLateMin: when PeekHeader is asked right after RecvSome
-	// finished a message, it reports a next message at least this large
-	// only the second time it is asked. A Comm pulls every message its
-	// link announces, into a posted receive or else into a new unexpected
-	// buffer: an allocation (fresh pages: page faults), a second copy and
-	// garbage for each. It asks for the next message right after finishing
-	// one, in the same sweep: while it posts a window of receives (each
-	// post sweeps the link) or finishes the barrier before them, the
-	// message after the one it needed would be pulled before its receive
-	// is posted. Answering late once lets that sweep end there; the next
-	// one, after the receive is posted, gets it.
-	announceLateMin = 64 << 10
 )
 
 // link is a transport.Link over one authenticated TCP connection.
@@ -116,15 +104,9 @@ type link struct {
 	recvSize   int
 	recvOff    int
 	recBuf     [recordSize]byte // the consumer's copy of a record
-	// announcedLate: PeekHeader has once answered "nothing yet" for the
-	// large message whose record is in recBuf (see announceLateMin).
-	announcedLate bool
-	// justDone: RecvSome finished a message and PeekHeader has not been
-	// called since.
-	justDone  bool
-	rs        recvState
-	chans     map[chanKey]*channel
-	peerOpens map[chanKey]chanParams
+	rs         recvState
+	chans      map[chanKey]*channel
+	peerOpens  map[chanKey]chanParams
 
 	bytesSent, bytesRecv, msgsSent, msgsRecv atomic.Uint64
 }
@@ -467,21 +449,10 @@ func (l *link) PeekHeader() (uint32, int, bool, error) {
 		ok = l.peekLocked()
 	}
 	tag, size := l.recvTag, l.recvSize
-	late := false
-	if ok && l.justDone && size >= announceLateMin && !l.announcedLate {
-		l.announcedLate, ok, late = true, false, true
-	}
-	l.justDone = false
 	l.rmu.Unlock()
 	l.afterPoll(perr)
 	if ok {
 		return tag, size, true, nil
-	}
-	if late {
-		// The next PeekHeader announces it; the ring makes sure that a
-		// Comm about to sleep on the doorbell asks again at once.
-		l.ring()
-		return 0, 0, false, nil
 	}
 	// Data that arrived before the peer was lost is still delivered; the
 	// error comes once nothing is left.
@@ -529,7 +500,6 @@ func (l *link) peekLocked() bool {
 	l.recvSize = int(binary.BigEndian.Uint64(l.recBuf[4:])) // <= MaxMessageSize, checked by the decoder
 	l.recvOff = 0
 	l.recvHdr = true
-	l.announcedLate = false
 	return true
 }
 
@@ -586,7 +556,6 @@ func (l *link) RecvSome(dst []byte, off int) (int, error) {
 	done := l.recvOff == l.recvSize
 	if done {
 		l.recvHdr = false
-		l.justDone = true
 		l.msgsRecv.Add(1)
 		l.bytesRecv.Add(uint64(l.recvSize))
 	}
