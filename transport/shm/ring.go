@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hilo-hpc/hilo/internal/streamcopy"
 	"github.com/hilo-hpc/hilo/transport"
 )
 
@@ -37,6 +38,10 @@ const (
 	ringFbTailOff = 144
 	ringFbOff     = 256
 	ringDataOff   = ringFbOff + fbBytes
+
+	// ringStreamMin is the message size from which the writer copies the
+	// payload into the ring with non-temporal stores.
+	ringStreamMin = 16 << 10
 
 	minRingCap = 64
 	maxRingCap = 1 << 30
@@ -133,6 +138,18 @@ func (r *ring) copyIn(pos uint64, p []byte) {
 	}
 }
 
+// copyInStreaming is copyIn with non-temporal stores: the ring's lines
+// were last read by the consumer's core, and an ordinary store would first
+// take each one back from that core's cache (see package streamcopy and
+// ringStreamMin). The writer fences before it publishes.
+func (r *ring) copyInStreaming(pos uint64, p []byte) {
+	i := pos & r.mask
+	n := streamcopy.Copy(r.data[i:], p)
+	if n < len(p) {
+		streamcopy.Copy(r.data, p[n:])
+	}
+}
+
 // copyOut reads len(p) bytes at stream position pos into p.
 func (r *ring) copyOut(pos uint64, p []byte) {
 	i := pos & r.mask
@@ -163,12 +180,13 @@ type ringWriter struct {
 	head     uint64 // next position to write; published value of r.head
 	tailSeen uint64 // last validated tail
 
-	notify  func() // rings the reader's doorbell after a piece is published (nil: none)
-	waiting bool   // this writer has raised r.wait
-	active  bool   // a message is part-way through
-	total   uint64 // its length
-	sent    uint64 // payload bytes written so far
-	hdr     [recHeaderLen]byte
+	notify   func() // rings the reader's doorbell after a piece is published (nil: none)
+	waiting  bool   // this writer has raised r.wait
+	streamed bool   // non-temporal stores since the last publication: fence first
+	active   bool   // a message is part-way through
+	total    uint64 // its length
+	sent     uint64 // payload bytes written so far
+	hdr      [recHeaderLen]byte
 
 	// Single copy (cma.go): messages of at least cmaMin bytes (0: never)
 	// publish a descriptor when the consumer allows it.
@@ -260,7 +278,8 @@ func (w *ringWriter) sendSome(tag uint32, p []byte, off int) (newOff int, done, 
 		// Publish: every byte above was written by plain stores before
 		// this release store; a consumer that loads the new head and then
 		// reads the data sees them (x86-TSO keeps stores in order; see
-		// storeRelease64).
+		// storeRelease64), once the non-temporal ones are fenced.
+		w.fence()
 		storeRelease64((*uint64)(unsafe.Pointer(w.r.head)), w.head)
 		published = true
 	}
@@ -271,6 +290,15 @@ func (w *ringWriter) sendSome(tag uint32, p []byte, off int) (newOff int, done, 
 		return int(w.sent), false, published, err
 	}
 	return int(w.sent), done, published, nil
+}
+
+// fence orders the non-temporal stores made since the last publication
+// before the next store of the head (see package streamcopy).
+func (w *ringWriter) fence() {
+	if w.streamed {
+		streamcopy.Fence()
+		w.streamed = false
+	}
 }
 
 // fill writes the header (if not written yet) and as much payload as fits,
@@ -300,7 +328,12 @@ func (w *ringWriter) fill(tag uint32, p []byte) (done bool, err error) {
 		if n < rem {
 			n &^= 7 // f and chunk are multiples of 8 already; keep head 8-aligned mid-message
 		}
-		w.r.copyIn(w.head, p[w.sent:w.sent+n])
+		if w.total >= ringStreamMin && streamcopy.Available {
+			w.r.copyInStreaming(w.head, p[w.sent:w.sent+n])
+			w.streamed = true
+		} else {
+			w.r.copyIn(w.head, p[w.sent:w.sent+n])
+		}
 		w.sent += n
 		if w.sent == w.total {
 			w.head += align8(n) // n <= f and f is a multiple of 8, so the padding fits
@@ -309,6 +342,7 @@ func (w *ringWriter) fill(tag uint32, p []byte) (done bool, err error) {
 		w.head += n
 		// Publish this piece now so that the reader copies it out while
 		// we write the next one.
+		w.fence()
 		storeRelease64((*uint64)(unsafe.Pointer(w.r.head)), w.head)
 		if w.notify != nil {
 			w.notify()

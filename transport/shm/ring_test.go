@@ -55,7 +55,8 @@ func checkPattern(p []byte, src, dst, idx int) bool {
 func TestRingStreamsInOrder(t *testing.T) {
 	const capacity = 256
 	w, rd, _ := ringPair(t, capacity)
-	sizes := []int{0, 1, 7, 8, 9, 15, 16, 17, capacity - 17, capacity - 16, capacity - 1, capacity, capacity + 1, 3*capacity + 5, 4096}
+	sizes := []int{0, 1, 7, 8, 9, 15, 16, 17, capacity - 17, capacity - 16, capacity - 1, capacity, capacity + 1, 3*capacity + 5, 4096,
+		ringStreamMin - 1, ringStreamMin, ringStreamMin + 9, 3*ringStreamMin + 5} // the last three with non-temporal stores
 	for i := range 300 {
 		sizes = append(sizes, (i*37)%700)
 	}
@@ -117,7 +118,13 @@ func TestRingStreamsInOrder(t *testing.T) {
 // TestRingConcurrent runs producer and consumer in two goroutines over a
 // heap ring (the race detector checks the atomics' ordering).
 func TestRingConcurrent(t *testing.T) {
-	const capacity = 1024
+	t.Run("small", func(t *testing.T) { ringConcurrent(t, 1024, 3*1024) })
+	// Messages of ringStreamMin and more are written with non-temporal
+	// stores, and the writer fences before it publishes.
+	t.Run("streaming", func(t *testing.T) { ringConcurrent(t, 64<<10, 4*ringStreamMin) })
+}
+
+func ringConcurrent(t *testing.T, capacity, maxSize int) {
 	w, rd, _ := ringPair(t, capacity)
 	rng := rand.New(rand.NewPCG(1, 2))
 	sizes := make([]int, 2000)
@@ -125,7 +132,7 @@ func TestRingConcurrent(t *testing.T) {
 		sizes = sizes[:300]
 	}
 	for i := range sizes {
-		sizes[i] = rng.IntN(3 * capacity)
+		sizes[i] = rng.IntN(maxSize)
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
