@@ -159,7 +159,12 @@ func (c *Comm) spinPeer(p int, seq uint32, poll func() bool) bool {
 		if done {
 			return true
 		}
-		if c.bell.Seq() != seq {
+		// Look at the doorbell every eighth poll only: every message the
+		// peer sends moves it (an atomic add on its cache line), so reading
+		// it on each poll takes a miss just when the message's own line
+		// is arriving (8 B one way: median 0.46 -> 0.41 µs, six
+		// interleaved runs of hilo bench pingpong).
+		if i%8 == 7 && c.bell.Seq() != seq {
 			return false
 		}
 		// Read the clock rarely: it costs about 100 ns on this VM.
