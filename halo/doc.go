@@ -32,8 +32,11 @@
 // the receiving process reads, so every halo byte is copied twice (pack,
 // unpack) where pack, send, receive, unpack make four. Packing walks memory
 // in order and copies x-runs with copy(); runs of one element (x faces) and
-// short runs are copied by a loop, without a call per element. Start and
-// Wait allocate nothing.
+// short runs are copied by a loop, without a call per element. For a peer on
+// shared memory, runs of 256 bytes or more are written into the slot with
+// non-temporal stores (package internal/streamcopy): the slot's lines were
+// last read by the peer's core, and an ordinary store would first pull each
+// one back from that cache. Start and Wait allocate nothing.
 //
 // # Checking
 //
