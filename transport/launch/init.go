@@ -32,15 +32,6 @@ type Options struct {
 	Comm transport.Options
 	// ShmRingBytes sizes the shared-memory rings (0: shm's default).
 	ShmRingBytes int
-	// KeepGOMAXPROCS leaves runtime.GOMAXPROCS alone. By default a rank
-	// with TCP peers lowers it to its share of the CPUs it may use (CPUs
-	// divided by the ranks on its node, at least 1), as mpirun's default
-	// binding does, unless the GOMAXPROCS environment variable is set or
-	// the launcher bound the process to fewer CPUs than the node has. (A
-	// rank on shared memory alone keeps it: there the extra Ps cost
-	// nothing measurable and run the link's helpers while the rank spins;
-	// see shareCPUs.)
-	KeepGOMAXPROCS bool
 
 	// Hooks for tests: a fake node identity, a fake shm.Join, a shorter
 	// limit for it.
@@ -352,9 +343,6 @@ func (b *builder) build(ctx context.Context) (*transport.Comm, error) {
 	copts := b.opts.Comm
 	if copts.NodeRanks == nil {
 		copts.NodeRanks = nodeRanks
-	}
-	if !b.opts.KeepGOMAXPROCS && len(tcpPeers) > 0 {
-		shareCPUs(len(nodeRanks))
 	}
 	comm, err := transport.NewComm(id.Rank, id.Size, links, bell, copts)
 	if err != nil {
