@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 	"testing"
 
 	"github.com/hilo-hpc/hilo/transport"
@@ -123,62 +121,7 @@ func TestFastboxConcurrent(t *testing.T) {
 	if raceEnabled {
 		sizes = sizes[:600]
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i, n := range sizes {
-			p := make([]byte, n)
-			pattern(p, 0, 1, i)
-			for off, done := 0, false; !done; {
-				var err error
-				var pub bool
-				off, done, pub, err = w.sendSome(uint32(i), p, off)
-				if err != nil {
-					t.Errorf("send: %v", err)
-					return
-				}
-				if !pub {
-					runtime.Gosched()
-				}
-			}
-		}
-	}()
-	for i, n := range sizes {
-		var tag uint32
-		var size int
-		for {
-			var ok bool
-			var err error
-			tag, size, ok, err = rd.peekHeader()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok {
-				break
-			}
-			runtime.Gosched()
-		}
-		if int(tag) != i || size != n {
-			t.Fatalf("message %d: tag %d size %d, want %d", i, tag, size, n)
-		}
-		buf := make([]byte, size)
-		for off := 0; ; {
-			var err error
-			off, _, err = rd.recvSome(buf, off)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if off == size {
-				break
-			}
-			runtime.Gosched()
-		}
-		if !checkPattern(buf, 0, 1, i) {
-			t.Fatalf("message %d: content differs", i)
-		}
-	}
-	wg.Wait()
+	ringConcurrent(t, w, rd, sizes)
 	if w.fbSent == 0 || w.fbSent == uint64(len(sizes)) {
 		t.Errorf("%d of %d messages through the fastbox: not both paths", w.fbSent, len(sizes))
 	}

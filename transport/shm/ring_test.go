@@ -118,22 +118,35 @@ func TestRingStreamsInOrder(t *testing.T) {
 // TestRingConcurrent runs producer and consumer in two goroutines over a
 // heap ring (the race detector checks the atomics' ordering).
 func TestRingConcurrent(t *testing.T) {
-	t.Run("small", func(t *testing.T) { ringConcurrent(t, 1024, 3*1024) })
+	t.Run("small", func(t *testing.T) {
+		w, rd, _ := ringPair(t, 1024)
+		ringConcurrent(t, w, rd, randomSizes(2000, 3*1024))
+	})
 	// Messages of ringStreamMin and more are written with non-temporal
 	// stores, and the writer fences before it publishes.
-	t.Run("streaming", func(t *testing.T) { ringConcurrent(t, 64<<10, 4*ringStreamMin) })
+	t.Run("streaming", func(t *testing.T) {
+		w, rd, _ := ringPair(t, 64<<10)
+		ringConcurrent(t, w, rd, randomSizes(2000, 4*ringStreamMin))
+	})
 }
 
-func ringConcurrent(t *testing.T, capacity, maxSize int) {
-	w, rd, _ := ringPair(t, capacity)
-	rng := rand.New(rand.NewPCG(1, 2))
-	sizes := make([]int, 2000)
+// randomSizes returns n message sizes below max (fewer under the race
+// detector), the same every run.
+func randomSizes(n, max int) []int {
 	if raceEnabled {
-		sizes = sizes[:300]
+		n = min(n, 300)
 	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	sizes := make([]int, n)
 	for i := range sizes {
-		sizes[i] = rng.IntN(maxSize)
+		sizes[i] = rng.IntN(max)
 	}
+	return sizes
+}
+
+// ringConcurrent sends messages of the given sizes from one goroutine and
+// receives them in another, checking order and content.
+func ringConcurrent(t *testing.T, w *ringWriter, rd *ringReader, sizes []int) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
