@@ -81,13 +81,11 @@ type link struct {
 	sendFramed int // payload bytes of it already framed into out
 	// The direct write, preallocated so the hot path does not allocate a
 	// closure per call.
-	directBuf []byte
 	directN   int
 	directErr error
-	directFn  func(fd uintptr) bool // writeFn or writevFn
-	writeFn   func(fd uintptr) bool
-	writevFn  func(fd uintptr) bool
-	iov       [2]unix.Iovec // writevFn's header and payload
+	directFn  func(fd uintptr) bool
+	iov       [2]unix.Iovec // what directFn writes: iov[:iovN]
+	iovN      int
 	hdrBuf    [frameHeaderSize]byte
 	// directWrites counts frames sent by sendDirectLocked (for tests).
 	directWrites atomic.Uint64
@@ -128,23 +126,18 @@ func newLink(conn *net.TCPConn, rank, peer int, bell transport.Doorbell, bufByte
 	l.writerWake = sync.NewCond(&l.smu)
 	l.readerWake = sync.NewCond(&l.rmu)
 	l.initRecv()
-	// One attempt only in both: never wait for writability here.
-	l.writeFn = func(fd uintptr) bool {
-		l.directN, l.directErr = unix.Write(int(fd), l.directBuf)
-		return true
-	}
-	l.writevFn = func(fd uintptr) bool {
+	l.directFn = func(fd uintptr) bool {
 		// The raw system call: unix.Writev allocates its iovec array.
 		// The iovecs point at memory the caller keeps alive until
-		// writevNowLocked returns.
-		r, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&l.iov[0])), uintptr(len(l.iov)))
+		// writeNowLocked returns. One attempt only: never wait for
+		// writability here.
+		r, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&l.iov[0])), uintptr(l.iovN))
 		l.directN, l.directErr = int(r), nil
 		if errno != 0 {
 			l.directN, l.directErr = -1, errno
 		}
 		return true
 	}
-	l.directFn = l.writeFn
 	l.done.Add(2)
 	go l.writeLoop()
 	go l.readLoop()
@@ -257,20 +250,33 @@ func (l *link) kickLocked() {
 // directWriteLocked makes one non-blocking write(2) of the ring's head and
 // reports whether the kernel took anything.
 func (l *link) directWriteLocked() bool {
-	n := l.writeNowLocked(l.out.readable())
+	n := l.writeNowLocked(l.out.readable(), nil)
 	l.out.head += uint64(n)
 	return n > 0
 }
 
-// writeNowLocked makes one non-blocking write(2) of b from this goroutine
-// and returns how much the kernel took (0 when its buffer is full). A
-// broken connection fails the link (asynchronously: fail takes smu).
-func (l *link) writeNowLocked(b []byte) int {
-	l.directBuf, l.directN, l.directErr = b, 0, nil
+// writeNowLocked makes one non-blocking writev(2) of a and then b (either
+// may be empty) from this goroutine and returns how much the kernel took (0
+// when its buffer is full). A broken connection fails the link
+// (asynchronously: fail takes smu).
+func (l *link) writeNowLocked(a, b []byte) int {
+	l.iovN = 0
+	for _, p := range [2][]byte{a, b} {
+		if len(p) > 0 {
+			l.iov[l.iovN].Base = &p[0]
+			l.iov[l.iovN].SetLen(len(p))
+			l.iovN++
+		}
+	}
+	if l.iovN == 0 {
+		return 0
+	}
+	l.directN, l.directErr = 0, nil
 	if err := l.raw.Write(l.directFn); err != nil {
 		l.directErr = err
 	}
-	l.directBuf = nil
+	// Do not keep the caller's buffers reachable from the link.
+	l.iov[0].Base, l.iov[1].Base = nil, nil
 	n, err := l.directN, l.directErr
 	l.directN, l.directErr = 0, nil
 	if err != nil && err != unix.EAGAIN && err != unix.EINTR {
@@ -296,7 +302,7 @@ func (l *link) sendDirectLocked(h frameHeader, payload []byte) {
 	h.seq = l.sendSeq
 	l.sendSeq++
 	putHeader(l.hdrBuf[:], h)
-	w := l.writevNowLocked(l.hdrBuf[:], payload)
+	w := l.writeNowLocked(l.hdrBuf[:], payload)
 	l.directWrites.Add(1)
 	if w < frameHeaderSize {
 		l.out.put(l.hdrBuf[w:])
@@ -304,20 +310,6 @@ func (l *link) sendDirectLocked(h frameHeader, payload []byte) {
 		return
 	}
 	l.out.put(payload[w-frameHeaderSize:])
-}
-
-// writevNowLocked makes one non-blocking writev(2) of a and then b from
-// this goroutine and returns how much the kernel took, like writeNowLocked.
-func (l *link) writevNowLocked(a, b []byte) int {
-	l.iov[0].Base, l.iov[1].Base = &a[0], &b[0]
-	l.iov[0].SetLen(len(a))
-	l.iov[1].SetLen(len(b))
-	l.directFn = l.writevFn
-	n := l.writeNowLocked(nil)
-	l.directFn = l.writeFn
-	// Do not keep the caller's buffer reachable from the link.
-	l.iov[0].Base, l.iov[1].Base = nil, nil
-	return n
 }
 
 func (l *link) writeLoop() {
