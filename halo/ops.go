@@ -2,7 +2,7 @@ package halo
 
 // pack writes the spans of f into msg at their offsets. stream asks for
 // non-temporal stores where they pay (see copyStreaming); the caller then
-// calls storeFence before publishing msg.
+// calls streamcopy.Fence before publishing msg.
 func (f *Field[T]) pack(msg []byte, spans []span, aligned, stream bool) {
 	if aligned {
 		for k := 0; k < len(spans); k++ {

@@ -27,7 +27,10 @@
 // non-overtaking rule). A receive posted before its message arrives gets the
 // payload copied straight into its buffer; an early message is copied into
 // a buffer of the Comm (small ones are pooled) until a matching receive is
-// posted.
+// posted. An early message larger than the pool's buffers is first left in
+// its link, where the receive posted next usually takes it with no second
+// copy; a sweep in which nothing else can move takes it in, so no rank
+// waits on a receive that may never be posted.
 //
 // # Persistent channels
 //
