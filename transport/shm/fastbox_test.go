@@ -261,55 +261,16 @@ func FuzzFastboxReader(f *testing.F) {
 		w, rd, mem := fastPair(t, capacity)
 		// A valid prefix the reader consumes first: sizes alternate
 		// between the fastbox and the ring.
-		for i := range int(prefix % 6) {
-			p := make([]byte, []int{8, 1150, 500, 60}[i%4])
-			if _, done, _, err := w.sendSome(uint32(i), p, 0); err != nil || !done {
-				t.Fatalf("prefix send: %v %v", done, err)
-			}
-			if _, _, ok, err := rd.peekHeader(); err != nil || !ok {
-				t.Fatalf("prefix peek: %v %v", ok, err)
-			}
-			if _, _, err := rd.recvSome(p, 0); err != nil {
-				t.Fatalf("prefix recv: %v", err)
-			}
-		}
+		sendPrefix(t, w, rd, []int{8, 1150, 500, 60, 8, 1150}[:prefix%6])
 		box := mem[ringFbOff:ringDataOff]
 		for i, b := range garbage {
 			box[(int(at)+i)%len(box)] = b
 		}
-		var buf []byte
-		off := 0
-		for range 8 {
-			before := rd.fbTail
-			_, size, ok, err := rd.peekHeader()
-			if err == nil && ok {
-				if rd.fast && size > fbMaxMessage {
-					t.Fatalf("fastbox message of %d bytes accepted", size)
-				}
-				if size > 1<<20 {
-					return
-				}
-				if buf == nil {
-					buf, off = make([]byte, size), 0
-				}
-				off, _, err = rd.recvSome(buf, off)
-				if off == size {
-					buf = nil
-				}
+		readCorrupted(t, rd, func(before *ringReader) {
+			if rd.fbTail < before.fbTail || rd.fbTail-before.fbTail > fbMaxSlots {
+				t.Fatalf("fastbox tail moved from %d to %d", before.fbTail, rd.fbTail)
 			}
-			if err != nil {
-				if !errors.Is(err, transport.ErrProtocol) {
-					t.Fatalf("error %v does not wrap ErrProtocol", err)
-				}
-				return
-			}
-			if rd.fbTail < before || rd.fbTail-before > fbMaxSlots {
-				t.Fatalf("fastbox tail moved from %d to %d", before, rd.fbTail)
-			}
-			if !ok {
-				return
-			}
-		}
+		})
 	})
 }
 

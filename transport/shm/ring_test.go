@@ -291,54 +291,75 @@ func FuzzRingReader(f *testing.F) {
 			rd.cmaOK, rd.pid = true, os.Getpid()
 		}
 		// A valid prefix the reader consumes first.
-		for i := range int(prefix % 4) {
-			p := make([]byte, 20*i)
-			if _, done, _, err := w.sendSome(uint32(i), p, 0); err != nil || !done {
-				t.Fatalf("prefix send: %v", err)
-			}
-			if _, _, ok, err := rd.peekHeader(); err != nil || !ok {
-				t.Fatalf("prefix peek: %v %v", ok, err)
-			}
-			if _, _, err := rd.recvSome(p, 0); err != nil {
-				t.Fatalf("prefix recv: %v", err)
-			}
-		}
+		sendPrefix(t, w, rd, []int{0, 20, 40}[:prefix%4])
 		data := mem[ringDataOff:]
 		for i, b := range garbage {
 			data[(at+uint64(i))%capacity] = b
 		}
 		binary.LittleEndian.PutUint64(mem[ringHeadOff:], head)
-		var buf []byte
-		off := 0
-		for range 8 {
-			before := rd.tail
-			_, size, ok, err := rd.peekHeader()
-			if err == nil && ok {
-				if size > 1<<20 {
-					return // a valid header for a huge message: nothing more to read here
-				}
-				if buf == nil {
-					buf, off = make([]byte, size), 0
-				}
-				off, _, err = rd.recvSome(buf, off)
-				if off == size {
-					buf = nil
-				}
+		readCorrupted(t, rd, func(before *ringReader) {
+			if rd.tail < before.tail || rd.tail > rd.headSeen || rd.tail%8 != 0 || rd.headSeen-rd.tail > capacity {
+				t.Fatalf("reader state broken: tail %d (was %d), head seen %d", rd.tail, before.tail, rd.headSeen)
 			}
-			if err != nil {
-				if !errors.Is(err, transport.ErrProtocol) {
-					t.Fatalf("error %v does not wrap ErrProtocol", err)
-				}
-				return
+		})
+	})
+}
+
+// sendPrefix sends messages of the given sizes and has the reader take
+// each: the valid traffic a fuzz target corrupts what follows.
+func sendPrefix(t *testing.T, w *ringWriter, rd *ringReader, sizes []int) {
+	t.Helper()
+	for i, n := range sizes {
+		p := make([]byte, n)
+		if _, done, _, err := w.sendSome(uint32(i), p, 0); err != nil || !done {
+			t.Fatalf("prefix send: %v %v", done, err)
+		}
+		if _, _, ok, err := rd.peekHeader(); err != nil || !ok {
+			t.Fatalf("prefix peek: %v %v", ok, err)
+		}
+		if _, _, err := rd.recvSome(p, 0); err != nil {
+			t.Fatalf("prefix recv: %v", err)
+		}
+	}
+}
+
+// readCorrupted reads up to 8 messages from a reader whose shared memory a
+// fuzz target corrupted: every error must wrap ErrProtocol (never a
+// panic), no fastbox message may claim more than fits, and after each step
+// invariant checks the reader against a copy of its state before the step.
+func readCorrupted(t *testing.T, rd *ringReader, invariant func(before *ringReader)) {
+	t.Helper()
+	var buf []byte
+	off := 0
+	for range 8 {
+		before := *rd
+		_, size, ok, err := rd.peekHeader()
+		if err == nil && ok {
+			if rd.fast && size > fbMaxMessage {
+				t.Fatalf("fastbox message of %d bytes accepted", size)
 			}
-			if rd.tail < before || rd.tail > rd.headSeen || rd.tail%8 != 0 || rd.headSeen-rd.tail > capacity {
-				t.Fatalf("reader state broken: tail %d (was %d), head seen %d", rd.tail, before, rd.headSeen)
+			if size > 1<<20 {
+				return // a valid header for a huge message: nothing more to read here
 			}
-			if !ok {
-				return
+			if buf == nil {
+				buf, off = make([]byte, size), 0
+			}
+			off, _, err = rd.recvSome(buf, off)
+			if off == size {
+				buf = nil
 			}
 		}
-	})
+		if err != nil {
+			if !errors.Is(err, transport.ErrProtocol) {
+				t.Fatalf("error %v does not wrap ErrProtocol", err)
+			}
+			return
+		}
+		invariant(&before)
+		if !ok {
+			return
+		}
+	}
 }
 
 // FuzzRingWriter is the producer-side counterpart: arbitrary tail values.
